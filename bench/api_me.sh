@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# Benchmark: GET /api/me on rigd against nginx serving a static JSON file of the same size.
+#
+# Usage: bench/api_me.sh            (as root on Debian 12; installs nginx-light, wrk, curl if missing)
+#
+# Environment:
+#   RIGD_BIN     the built rigd (default <repo>/build/src/rigd/rigd); this script builds nothing
+#   DURATION     wrk duration per run (default 10s)
+#   THREADS      wrk threads (default 2)
+#   CONNECTIONS  wrk connections (default 64)
+#   NGINX_ONLY=1 run only the nginx half (no rigd needed; body size BODY_BYTES, default 256)
+#   STRICT=1     exit 1 when the ratio rigd/nginx is below the target
+#
+# Output: a summary table on stdout, and bench/results/api_me.json
+# (bench/results/api_me_nginx.json with NGINX_ONLY=1).
+set -euo pipefail
+
+TARGET_RATIO=0.5
+DURATION=${DURATION:-10s}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-64}
+NGINX_ONLY=${NGINX_ONLY:-0}
+BODY_BYTES=${BODY_BYTES:-256}
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+RIGD_BIN=${RIGD_BIN:-$REPO/build/src/rigd/rigd}
+RESULTS_DIR=$BENCH_DIR/results
+
+log() { printf 'api_me: %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+# --- prerequisites --------------------------------------------------------------------------------
+
+need_pkgs=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light)
+command -v wrk >/dev/null 2>&1 || need_pkgs+=(wrk)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+	[ "$(id -u)" -eq 0 ] || die "missing ${need_pkgs[*]}; run as root or install them with apt-get"
+	log "installing ${need_pkgs[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+if [ "$NGINX_ONLY" != 1 ]; then
+	[ -x "$RIGD_BIN" ] || die "rigd not found at $RIGD_BIN (build it: meson setup build && ninja -C build, or set RIGD_BIN)"
+fi
+
+# --- temp dirs, processes, cleanup ----------------------------------------------------------------
+
+WORK=$(mktemp -d /tmp/rigs-bench-api-me.XXXXXX)
+RIGD_PID=
+NGINX_PID=
+WRK_PID=
+
+# shellcheck disable=SC2317 # called from the EXIT trap
+stop_pid() { # pid: TERM, wait up to 5 s, then KILL
+	local pid=$1 _
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# shellcheck disable=SC2317 # called from the EXIT trap
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_pid "$WRK_PID"
+	stop_pid "$NGINX_PID"
+	stop_pid "$RIGD_PID"
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() { # a TCP port on 127.0.0.1 with no listener, below the usual ephemeral range
+	local p _
+	for _ in $(seq 1 500); do
+		p=$((20000 + RANDOM % 12000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+wait_http() { # url pid name: wait up to 15 s for a 200
+	local url=$1 pid=$2 name=$3 _
+	for _ in $(seq 1 150); do
+		kill -0 "$pid" 2>/dev/null || return 1
+		if [ "$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null)" = 200 ]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	log "$name did not answer 200 at $url within 15 s"
+	return 1
+}
+
+# --- rigd -----------------------------------------------------------------------------------------
+
+KEY=rb_00000000000000000000000000000000 # a dummy for NGINX_ONLY (nginx ignores it)
+BODY=$WORK/html/api/me
+mkdir -p "$WORK/html/api"
+
+if [ "$NGINX_ONLY" != 1 ]; then
+	DATA=$WORK/data
+	"$RIGD_BIN" init --data-dir "$DATA" >"$WORK/init.out" 2>"$WORK/init.err" ||
+		die "rigd init failed: $(cat "$WORK/init.err")"
+	KEY=$(grep -v '^[[:space:]]*$' "$WORK/init.out" | tail -n 1 | tr -d '[:space:]')
+	[[ $KEY =~ ^rb_[0-9A-Za-z]{32}$ ]] || die "the last line of rigd init is not a key: '$KEY'"
+
+	RIGD_PORT=$(free_port) || die "no free port"
+	"$RIGD_BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$RIGD_PORT" --rate-limit other=0 \
+		</dev/null >"$WORK/rigd.out" 2>"$WORK/rigd.log" &
+	RIGD_PID=$!
+	if ! wait_http "http://127.0.0.1:$RIGD_PORT/healthz" "$RIGD_PID" rigd; then
+		tail -n 30 "$WORK/rigd.log" >&2 || true
+		die "rigd serve did not come up"
+	fi
+	code=$(curl -s -o "$BODY" -w '%{http_code}' -H "Authorization: Bearer $KEY" \
+		"http://127.0.0.1:$RIGD_PORT/api/me")
+	[ "$code" = 200 ] || die "GET /api/me answered $code: $(cat "$BODY")"
+	RIGD_VERSION=$(curl -s "http://127.0.0.1:$RIGD_PORT/healthz" |
+		sed -n 's/.*"version"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')
+else
+	# A JSON document of exactly BODY_BYTES bytes (padding inside a string).
+	head='{"principal":{"id":"usr_x","kind":"user","name":"admin"},"pad":"'
+	tail='"}'
+	pad=$((BODY_BYTES - ${#head} - ${#tail}))
+	[ "$pad" -ge 0 ] || die "BODY_BYTES too small"
+	{
+		printf '%s' "$head"
+		head -c "$pad" /dev/zero | tr '\0' x
+		printf '%s' "$tail"
+	} >"$BODY"
+	RIGD_VERSION=
+fi
+BODY_SIZE=$(stat -c %s "$BODY")
+
+# --- nginx ----------------------------------------------------------------------------------------
+
+NGINX_PORT=$(free_port) || die "no free port"
+NGX=$WORK/nginx
+mkdir -p "$NGX/tmp"
+user_line=
+if [ "$(id -u)" -eq 0 ]; then
+	user_line="user www-data;"
+	chmod 755 "$WORK" "$WORK/html" "$WORK/html/api"
+	chmod 644 "$BODY"
+fi
+cat >"$NGX/nginx.conf" <<EOF
+$user_line
+worker_processes 2;
+pid $NGX/nginx.pid;
+error_log $NGX/error.log warn;
+events {
+    worker_connections 4096;
+}
+http {
+    access_log off;
+    default_type application/json;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000000;
+    keepalive_timeout 120s;
+    client_body_temp_path $NGX/tmp/client_body;
+    proxy_temp_path $NGX/tmp/proxy;
+    fastcgi_temp_path $NGX/tmp/fastcgi;
+    uwsgi_temp_path $NGX/tmp/uwsgi;
+    scgi_temp_path $NGX/tmp/scgi;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $WORK/html;
+        location / {
+        }
+    }
+}
+EOF
+"$NGINX" -e "$NGX/error.log" -c "$NGX/nginx.conf" -p "$NGX" -g 'daemon off;' \
+	</dev/null >"$NGX/stdout.log" 2>&1 &
+NGINX_PID=$!
+if ! wait_http "http://127.0.0.1:$NGINX_PORT/api/me" "$NGINX_PID" nginx; then
+	cat "$NGX/stdout.log" "$NGX/error.log" >&2 2>/dev/null || true
+	die "nginx did not come up"
+fi
+NGINX_VERSION=$("$NGINX" -v 2>&1 | sed 's#.*nginx/##')
+got=$(curl -s "http://127.0.0.1:$NGINX_PORT/api/me" | wc -c)
+[ "$got" -eq "$BODY_SIZE" ] || die "nginx served $got bytes, expected $BODY_SIZE"
+
+# --- wrk ------------------------------------------------------------------------------------------
+
+run_wrk() { # name url -> $WORK/wrk_<name>.txt
+	log "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $2"
+	# In the background so that a signal to this script is handled (and cleans up) at once.
+	wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
+		-H "Authorization: Bearer $KEY" "$2" >"$WORK/wrk_$1.txt" 2>&1 &
+	WRK_PID=$!
+	wait "$WRK_PID" || die "wrk against $1 failed: $(cat "$WORK/wrk_$1.txt")"
+	WRK_PID=
+}
+
+rps_of() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
+
+p99_ms_of() { # the 99% line of wrk's latency distribution, in milliseconds
+	awk '$1 == "99%" {
+		v = $2; n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+		if (u == "us") n /= 1000; else if (u == "s") n *= 1000;
+		else if (u == "m") n *= 60000; else if (u == "h") n *= 3600000;
+		printf "%.3f\n", n; exit }' "$1"
+}
+
+non2xx_of() { awk '/Non-2xx or 3xx responses:/ { print $NF; f = 1 } END { if (!f) print 0 }' "$1"; }
+
+errors_of() { # socket errors: connect + read + write + timeout
+	awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10; f = 1 } END { if (!f) print 0 }' "$1"
+}
+
+requests_of() { awk '/requests in/ { print $1; exit }' "$1"; }
+
+run_wrk nginx "http://127.0.0.1:$NGINX_PORT/api/me"
+N_RPS=$(rps_of "$WORK/wrk_nginx.txt")
+N_P99=$(p99_ms_of "$WORK/wrk_nginx.txt")
+N_BAD=$(non2xx_of "$WORK/wrk_nginx.txt")
+N_ERR=$(errors_of "$WORK/wrk_nginx.txt")
+N_REQ=$(requests_of "$WORK/wrk_nginx.txt")
+{ [ -n "$N_RPS" ] && [ -n "$N_P99" ]; } || die "cannot parse wrk output: $(cat "$WORK/wrk_nginx.txt")"
+
+if [ "$NGINX_ONLY" != 1 ]; then
+	run_wrk rigd "http://127.0.0.1:$RIGD_PORT/api/me"
+	R_RPS=$(rps_of "$WORK/wrk_rigd.txt")
+	R_P99=$(p99_ms_of "$WORK/wrk_rigd.txt")
+	R_BAD=$(non2xx_of "$WORK/wrk_rigd.txt")
+	R_ERR=$(errors_of "$WORK/wrk_rigd.txt")
+	R_REQ=$(requests_of "$WORK/wrk_rigd.txt")
+	{ [ -n "$R_RPS" ] && [ -n "$R_P99" ]; } || die "cannot parse wrk output: $(cat "$WORK/wrk_rigd.txt")"
+	kill -0 "$RIGD_PID" 2>/dev/null || die "rigd died during the run: $(tail -n 20 "$WORK/rigd.log")"
+fi
+
+# --- report ---------------------------------------------------------------------------------------
+
+mkdir -p "$RESULTS_DIR"
+NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+HOST_JSON=$(printf '{"cpus": %s, "kernel": "%s"}' "$(nproc)" "$(uname -r)")
+
+echo
+printf 'GET /api/me, %s body bytes, wrk -t%s -c%s -d%s\n' "$BODY_SIZE" "$THREADS" "$CONNECTIONS" "$DURATION"
+printf '%-8s %14s %10s %12s %10s\n' server requests/s p99_ms requests errors
+printf '%-8s %14.0f %10.3f %12s %10s\n' nginx "$N_RPS" "$N_P99" "$N_REQ" "$((N_BAD + N_ERR))"
+
+if [ "$NGINX_ONLY" = 1 ]; then
+	OUT=$RESULTS_DIR/api_me_nginx.json
+	cat >"$OUT" <<EOF
+{
+  "benchmark": "api_me",
+  "mode": "nginx_only",
+  "date": "$NOW",
+  "duration": "$DURATION",
+  "threads": $THREADS,
+  "connections": $CONNECTIONS,
+  "body_bytes": $BODY_SIZE,
+  "host": $HOST_JSON,
+  "nginx": {"version": "$NGINX_VERSION", "requests_per_sec": $N_RPS, "p99_ms": $N_P99,
+            "requests": $N_REQ, "non_2xx": $N_BAD, "socket_errors": $N_ERR},
+  "rigd": null
+}
+EOF
+	log "wrote $OUT"
+	[ $((N_BAD + N_ERR)) -eq 0 ] || die "nginx answered errors: $(cat "$WORK/wrk_nginx.txt")"
+	exit 0
+fi
+
+printf '%-8s %14.0f %10.3f %12s %10s\n' rigd "$R_RPS" "$R_P99" "$R_REQ" "$((R_BAD + R_ERR))"
+RATIO=$(awk -v r="$R_RPS" -v n="$N_RPS" 'BEGIN { printf "%.2f", (n > 0 ? r / n : 0) }')
+P99_RATIO=$(awk -v r="$R_P99" -v n="$N_P99" 'BEGIN { printf "%.2f", (n > 0 ? r / n : 0) }')
+MEETS=$(awk -v r="$RATIO" -v t="$TARGET_RATIO" 'BEGIN { print (r >= t ? "true" : "false") }')
+VALID=true
+[ $((R_BAD + R_ERR + N_BAD + N_ERR)) -eq 0 ] || VALID=false
+verdict=$([ "$MEETS" = true ] && echo "meets target" || echo "BELOW TARGET")
+printf 'ratio %sx (target >= %sx): %s; p99 rigd/nginx %sx\n' "$RATIO" "$TARGET_RATIO" "$verdict" "$P99_RATIO"
+
+OUT=$RESULTS_DIR/api_me.json
+cat >"$OUT" <<EOF
+{
+  "benchmark": "api_me",
+  "date": "$NOW",
+  "duration": "$DURATION",
+  "threads": $THREADS,
+  "connections": $CONNECTIONS,
+  "body_bytes": $BODY_SIZE,
+  "host": $HOST_JSON,
+  "nginx": {"version": "$NGINX_VERSION", "requests_per_sec": $N_RPS, "p99_ms": $N_P99,
+            "requests": $N_REQ, "non_2xx": $N_BAD, "socket_errors": $N_ERR},
+  "rigd": {"version": "$RIGD_VERSION", "requests_per_sec": $R_RPS, "p99_ms": $R_P99,
+           "requests": $R_REQ, "non_2xx": $R_BAD, "socket_errors": $R_ERR},
+  "ratio": $RATIO,
+  "p99_ratio": $P99_RATIO,
+  "target_ratio": $TARGET_RATIO,
+  "meets_target": $MEETS,
+  "valid": $VALID
+}
+EOF
+log "wrote $OUT"
+
+if [ "$VALID" != true ]; then
+	log "some responses were errors; the numbers are not valid (rigd log tail follows)"
+	grep -E 'Non-2xx|Socket errors' "$WORK"/wrk_*.txt >&2 || true
+	tail -n 20 "$WORK/rigd.log" >&2 || true
+	exit 2
+fi
+if [ "${STRICT:-0}" = 1 ] && [ "$MEETS" != true ]; then
+	exit 1
+fi
+exit 0
