@@ -1,0 +1,35 @@
+/* REST handlers. Each is a binding: it parses, calls core, renders. */
+#pragma once
+
+#include "rigd/http.h"
+
+/* Validation shared by handlers. */
+bool name_valid(const char *s);  /* ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ */
+bool email_valid(const char *s);
+/* Resolves the {org} path parameter: the caller's own org by id or name, else replies 404. */
+int org_from_path(struct reqctx *c, struct org *out);
+
+void api_healthz(struct reqctx *c);
+void api_metrics(struct reqctx *c);
+
+void api_login(struct reqctx *c);
+void api_logout(struct reqctx *c);
+void api_switch(struct reqctx *c);
+void api_me(struct reqctx *c);
+
+void api_users_create(struct reqctx *c);
+void api_users_list(struct reqctx *c);
+void api_orgs_create(struct reqctx *c);
+void api_orgs_list(struct reqctx *c);
+void api_projects_create(struct reqctx *c);
+void api_projects_list(struct reqctx *c);
+void api_members_put(struct reqctx *c);
+void api_members_list(struct reqctx *c);
+void api_members_delete(struct reqctx *c);
+
+void api_keys_create(struct reqctx *c);
+void api_keys_list(struct reqctx *c);
+void api_keys_delete(struct reqctx *c);
+void api_keys_rotate(struct reqctx *c);
+
+void api_audit_list(struct reqctx *c);

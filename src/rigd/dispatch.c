@@ -1,0 +1,265 @@
+/* The one h2o handler: route, authenticate, rate-limit, check access, then call the route's
+ * function. Nothing reaches a handler without passing every check its route declares. */
+#include "rigd/http.h"
+
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "core/authn.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <strings.h>
+
+/* Coarse last-use updates keep writes off the hot path. */
+#define TOUCH_INTERVAL_S 60
+
+static void peer_ip(h2o_req_t *req, char *out, size_t outlen)
+{
+        struct sockaddr_storage ss;
+        socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+        out[0] = '\0';
+        if (len == 0)
+                return;
+        if (ss.ss_family == AF_INET)
+                inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)outlen);
+        else if (ss.ss_family == AF_INET6)
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out,
+                          (socklen_t)outlen);
+}
+
+static bool is_loopback(const char *ip)
+{
+        return strncmp(ip, "127.", 4) == 0 || streq(ip, "::1");
+}
+
+static size_t headers_size(h2o_req_t *req)
+{
+        size_t n = req->path.len + req->method.len + 16;
+        for (size_t i = 0; i < req->headers.size; i++)
+                n += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+        return n;
+}
+
+static const h2o_iovec_t *find_header(h2o_req_t *req, const h2o_token_t *tok)
+{
+        ssize_t i = h2o_find_header(&req->headers, tok, -1);
+        return i < 0 ? NULL : &req->headers.entries[i].value;
+}
+
+/* Returns 0 with c->p filled, -ENOENT when no credential was presented, or another negative
+ * errno for a credential that is not valid. */
+static int authenticate(struct reqctx *c)
+{
+        const struct secrets *sec = &c->d->secrets;
+        uint8_t hash[TOKEN_HASH_LEN];
+        int64_t now = now_ms() / 1000;
+        const h2o_iovec_t *authz = find_header(c->req, H2O_TOKEN_AUTHORIZATION);
+        if (authz) {
+                struct slice tok;
+                int r = authn_parse_bearer(authz->base, authz->len, &tok);
+                if (r < 0)
+                        return -EINVAL;
+                if (token_classify(tok.p, tok.len) != TOKEN_API_KEY)
+                        return -EINVAL;
+                token_hash(sec->pepper, tok.p, tok.len, hash);
+                r = store_key_authenticate(c->st, hash, now, &c->p);
+                if (r < 0) {
+                        memset(&c->p, 0, sizeof(c->p));
+                        return r;
+                }
+                if (c->p.last_used_at + TOUCH_INTERVAL_S <= now)
+                        (void)store_key_touch(c->st, c->p.key_id, now);
+                return 0;
+        }
+        for (ssize_t i = -1; (i = h2o_find_header(&c->req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
+                const h2o_iovec_t *v = &c->req->headers.entries[i].value;
+                struct slice tok;
+                if (authn_cookie_find(v->base, v->len, "rigs_session", &tok) < 0)
+                        continue;
+                if (token_classify(tok.p, tok.len) != TOKEN_SESSION)
+                        return -EINVAL;
+                token_hash(sec->pepper, tok.p, tok.len, hash);
+                int r = store_session_authenticate(c->st, hash, now, &c->p);
+                if (r < 0) {
+                        memset(&c->p, 0, sizeof(c->p));
+                        return r;
+                }
+                if (c->p.last_used_at + TOUCH_INTERVAL_S <= now)
+                        (void)store_session_touch(c->st, hash, now);
+                return 0;
+        }
+        return -ENOENT;
+}
+
+/* Cookie-authenticated unsafe requests must come from our own origin or an allowed one. */
+static bool origin_ok(struct reqctx *c)
+{
+        ssize_t oi = h2o_find_header_by_str(&c->req->headers, H2O_STRLIT("origin"), -1);
+        const h2o_iovec_t *origin = oi < 0 ? NULL : &c->req->headers.entries[oi].value;
+        if (!origin || origin->len == 0)
+                return false;
+        const char *scheme = c->req->scheme == &H2O_URL_SCHEME_HTTPS ? "https" : "http";
+        char own[512];
+        snprintf(own, sizeof(own), "%s://%.*s", scheme, (int)c->req->authority.len,
+                 c->req->authority.base);
+        if (c->req->authority.len && origin->len == strlen(own) &&
+            strncasecmp(origin->base, own, origin->len) == 0)
+                return true;
+        for (size_t i = 0; i < c->d->cfg.n_origins; i++)
+                if (memeq_str(origin->base, origin->len, c->d->cfg.origins[i]))
+                        return true;
+        return false;
+}
+
+static bool rate_limited(struct reqctx *c, enum rl_class cls)
+{
+        char who[ID_MAX + 72];
+        if (c->p.id[0])
+                snprintf(who, sizeof(who), "%s", c->p.id);
+        else
+                snprintf(who, sizeof(who), "ip:%s", c->ip);
+        int retry = ratelimit_take(c->d->rl, cls, who, mono_ms());
+        if (retry == 0)
+                return false;
+        char v[16];
+        snprintf(v, sizeof(v), "%d", retry);
+        atomic_fetch_add(&c->d->metrics.rate_limited, 1);
+        add_header(c, "Retry-After", v);
+        reply_error(c, 429, "rate_limited",
+                    "too many %s requests; retry after %d seconds", rl_class_name(cls), retry);
+        return true;
+}
+
+static void deny_unauthenticated(struct reqctx *c, int r)
+{
+        atomic_fetch_add(&c->d->metrics.auth_failures, 1);
+        /* Record the failure even for reads; the route's own action is not what happened. */
+        memset(&c->p, 0, sizeof(c->p));
+        audit_now(c, "auth.failed", "denied");
+        c->audited = true;
+        add_header(c, "WWW-Authenticate", "Bearer realm=\"rigs\"");
+        if (r == -ENOENT)
+                reply_error(c, 401, "unauthenticated",
+                            "authentication required: send 'Authorization: Bearer <api key>' or "
+                            "log in with POST /api/auth/login");
+        else
+                reply_error(c, 401, "unauthenticated",
+                            "the credential is invalid, expired or revoked");
+}
+
+static bool access_ok(struct reqctx *c)
+{
+        const struct route *rt = c->route;
+        switch (rt->access) {
+        case ACCESS_PUBLIC:
+                return true;
+        case ACCESS_METRICS:
+                return is_loopback(c->ip) || (c->p.scopes & SCOPE_ADMIN);
+        case ACCESS_SESSION:
+                if (c->p.method != AUTH_SESSION) {
+                        reply_error(c, 403, "forbidden",
+                                    "this endpoint needs a browser session (POST /api/auth/login)");
+                        return false;
+                }
+                break;
+        case ACCESS_USER:
+                if (c->p.kind != PK_USER) {
+                        reply_error(c, 403, "forbidden", "only users may call this endpoint");
+                        return false;
+                }
+                break;
+        default:
+                break;
+        }
+        if ((c->p.scopes & rt->scopes) != rt->scopes) {
+                _cleanup_free_ char *need = scopes_format(rt->scopes & ~c->p.scopes);
+                reply_error(c, 403, "forbidden", "missing scope: %s", need);
+                return false;
+        }
+        return true;
+}
+
+static void method_not_allowed(struct reqctx *c)
+{
+        char allow[64] = "";
+        for (int m = M_GET; m <= M_HEAD; m++)
+                if (c->m.allowed & (1u << m)) {
+                        if (allow[0])
+                                strcat(allow, ", ");
+                        strcat(allow, http_method_name((enum http_method)m));
+                }
+        add_header(c, "Allow", allow);
+        reply_error(c, 405, "method_not_allowed", "method %s is not allowed here; allowed: %s",
+                    http_method_name(c->method), allow);
+}
+
+static void run_route(struct reqctx *c)
+{
+        const struct route *rt = c->route;
+        bool needs_auth = rt->access != ACCESS_PUBLIC;
+        int r = -ENOENT;
+        if (rt->access != ACCESS_PUBLIC || find_header(c->req, H2O_TOKEN_AUTHORIZATION))
+                r = authenticate(c);
+        if (r < 0 && needs_auth && !(rt->access == ACCESS_METRICS && is_loopback(c->ip) &&
+                                     r == -ENOENT)) {
+                if (!rate_limited(c, rt->rl))
+                        deny_unauthenticated(c, r);
+                return;
+        }
+        if (r < 0)
+                memset(&c->p, 0, sizeof(c->p));
+        if (rate_limited(c, rt->rl))
+                return;
+        if (c->p.method == AUTH_SESSION && c->method != M_GET && c->method != M_HEAD &&
+            !origin_ok(c)) {
+                reply_error(c, 403, "forbidden",
+                            "cross-origin request refused: a cookie-authenticated %s needs an "
+                            "Origin header matching this server",
+                            http_method_name(c->method));
+                return;
+        }
+        if (!access_ok(c))
+                return;
+        rt->fn(c);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+        struct rigd_thread *t = thread_of(req);
+        struct reqctx *c = h2o_mem_alloc_pool(&req->pool, sizeof(*c));
+        memset(c, 0, sizeof(*c));
+        c->req = req;
+        c->t = t;
+        c->d = t->d;
+        c->st = t->st;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        c->start_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        atomic_fetch_add(&c->d->inflight, 1);
+        peer_ip(req, c->ip, sizeof(c->ip));
+        c->method = http_method_parse(req->method.base, req->method.len);
+        if (headers_size(req) > HEADERS_MAX) {
+                reply_error(c, 413, "too_large", "request headers exceed %u bytes", HEADERS_MAX);
+                return 0;
+        }
+        size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
+        int r = route_lookup(rigd_routes, rigd_nroutes, c->method, req->path.base, plen, &c->m);
+        if (r == -ENOENT || (r == -EPERM && c->method == 0 && c->m.allowed == 0)) {
+                reply_error(c, 404, "not_found", "no such endpoint: %.*s", (int)plen,
+                            req->path.base);
+                return 0;
+        }
+        if (r == -EPERM) {
+                method_not_allowed(c);
+                return 0;
+        }
+        c->route = c->m.route;
+        run_route(c);
+        return 0;
+}
+
+void http_register(h2o_pathconf_t *pathconf)
+{
+        h2o_handler_t *h = h2o_create_handler(pathconf, sizeof(*h));
+        h->on_req = on_req;
+}

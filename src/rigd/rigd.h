@@ -1,0 +1,78 @@
+/* The daemon's context: configuration, secrets, shared limiters and metrics, and the per-thread
+ * event loops. This is the only mutable state shared between threads. */
+#pragma once
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+
+#include "core/ratelimit.h"
+#include "core/store.h"
+#include "core/token.h"
+#include "rigd/metrics.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define RIGD_MAX_ORIGINS 16
+#define JSON_BODY_MAX    (1u << 20)
+#define HEADERS_MAX      (64u << 10)
+
+struct rigd_config {
+        char data_dir[PATH_MAX];
+        char listen_host[256];
+        uint16_t listen_port;
+        int threads;
+        uint32_t rate[RL_CLASS_MAX];
+        char *origins[RIGD_MAX_ORIGINS];
+        size_t n_origins;
+        int max_connections;
+        uint64_t max_upload_mb;
+        int header_timeout_ms;
+};
+
+struct rigd_thread;
+struct workpool;
+
+struct rigd {
+        struct rigd_config cfg;
+        struct secrets secrets;
+        char db_path[PATH_MAX + 16];
+        struct ratelimiter *rl;
+        struct metrics metrics;
+        struct workpool *pool;
+        h2o_globalconf_t h2o;
+        atomic_int nconns;
+        atomic_int inflight;
+        atomic_bool stopping;
+        struct rigd_thread *threads;
+        int nthreads;
+        int64_t started_ms;
+};
+
+struct rigd_thread {
+        h2o_context_t ctx; /* first member: handlers find their thread from req->conn->ctx */
+        struct rigd *d;
+        struct store *st;
+        int index;
+        pthread_t tid;
+        int listen_fd;
+        h2o_socket_t *listener;
+        h2o_accept_ctx_t accept_ctx;
+        h2o_multithread_receiver_t wake;      /* shutdown requests */
+        h2o_multithread_receiver_t jobs_done; /* completions from the work pool */
+        h2o_timeout_entry_t sweep_timer;
+};
+
+static inline struct rigd_thread *thread_of(h2o_req_t *req)
+{
+        return (struct rigd_thread *)(void *)req->conn->ctx;
+}
+
+/* Data dir layout. */
+int datadir_paths(const char *dir, char *db, size_t dblen, char *key, size_t keylen);
+/* Loads the master secret from the data dir and derives the subkeys. */
+int datadir_load_secrets(const char *dir, struct secrets *out);
+
+/* Runs the daemon until SIGTERM/SIGINT; returns the process exit code. */
+int rigd_serve(struct rigd_config *cfg);
