@@ -23,6 +23,7 @@ struct principal {
         char key_id[ID_MAX];
         uint8_t session_hash[TOKEN_HASH_LEN];
         int64_t last_used_at; /* keys: for coarse last-use updates */
+        int64_t expires_at;   /* credential expiry, 0 = never */
 };
 
 const char *principal_kind_name(enum principal_kind k);

@@ -87,6 +87,7 @@ int store_key_authenticate(struct store *st, const uint8_t hash[TOKEN_HASH_LEN],
         const unsigned char *role = sqlite3_column_text(s, 12);
         out->role = role ? role_from_name((const char *)role) : ROLE_NONE;
         out->method = AUTH_KEY;
+        out->expires_at = expires;
         if (expires && expires <= now)
                 return -EKEYEXPIRED;
         if (out->kind == PK_USER) {
@@ -248,6 +249,7 @@ int store_session_authenticate(struct store *st, const uint8_t hash[TOKEN_HASH_L
         out->kind = PK_USER;
         out->method = AUTH_SESSION;
         memcpy(out->session_hash, hash, TOKEN_HASH_LEN);
+        out->expires_at = expires;
         if (expires <= now || out->last_used_at + SESSION_IDLE_S <= now)
                 return -EKEYEXPIRED;
         if (out->role == ROLE_NONE)

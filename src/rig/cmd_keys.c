@@ -5,6 +5,8 @@
 #include "rig/http.h"
 #include "rig/output.h"
 
+#include "base/buf.h"
+
 /* The scopes a new key gets when no --scope is given: the rig scopes the creator holds. */
 static const char *const default_scopes[] = {
     "rigs:instances:read",
@@ -154,6 +156,24 @@ static int keys_create(struct rig_ctx *ctx, int argc, char **argv)
         return RIG_EXIT_OK;
 }
 
+/* Scopes without their common "rigs:" prefix, to keep the table narrow. */
+static char *short_scopes(json_t *scopes)
+{
+        _cleanup_buf_ struct buf b = {0};
+        size_t i;
+        json_t *v;
+        json_array_foreach(scopes, i, v)
+        {
+                const char *s = json_string_value(v);
+                if (!s)
+                        continue;
+                if (strncmp(s, "rigs:", 5) == 0 && s[5])
+                        s += 5;
+                buf_printf(&b, "%s%s", b.len ? "," : "", s);
+        }
+        return b.len ? buf_steal(&b) : xstrdup("-");
+}
+
 static int keys_ls(struct rig_ctx *ctx, int argc, char **argv)
 {
         bool json = false;
@@ -164,11 +184,26 @@ static int keys_ls(struct rig_ctx *ctx, int argc, char **argv)
         r = api_list(ctx, "/api/keys", NULL, 500, true, &items, NULL);
         if (r != RIG_EXIT_OK)
                 return r;
+        if (json)
+                return print_listing(items, true, NULL, NULL, 0);
         static const char *const headers[] = {"ID",      "NAME",    "PREFIX",    "SCOPES",
                                               "PROJECT", "EXPIRES", "LAST USED", "CREATED BY"};
-        static const char *const fields[] = {"id",      "name",       "prefix",       "scopes",
+        static const char *const fields[] = {"id",      "name",       "prefix",       NULL,
                                              "project", "expires_at", "last_used_at", "created_by"};
-        return print_listing(items, json, headers, fields, ARRAY_SIZE(fields));
+        _cleanup_table_ struct table t;
+        table_init(&t, ARRAY_SIZE(headers), headers);
+        size_t i;
+        json_t *item;
+        json_array_foreach(items, i, item)
+        {
+                char *cells[ARRAY_SIZE(fields)];
+                for (size_t k = 0; k < ARRAY_SIZE(fields); k++)
+                        cells[k] = fields[k] ? json_display(json_object_get(item, fields[k]))
+                                             : short_scopes(json_object_get(item, "scopes"));
+                table_add_row(&t, cells);
+        }
+        table_print(&t, stdout);
+        return RIG_EXIT_OK;
 }
 
 static int keys_rm(struct rig_ctx *ctx, int argc, char **argv)

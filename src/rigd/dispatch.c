@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "core/authn.h"
+#include "rigd/authcache.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -53,6 +54,7 @@ static int authenticate(struct reqctx *c)
         const struct secrets *sec = &c->d->secrets;
         uint8_t hash[TOKEN_HASH_LEN];
         int64_t now = now_ms() / 1000;
+        uint64_t gen = atomic_load(&c->d->auth_gen);
         const h2o_iovec_t *authz = find_header(c->req, H2O_TOKEN_AUTHORIZATION);
         if (authz) {
                 struct slice tok;
@@ -62,6 +64,8 @@ static int authenticate(struct reqctx *c)
                 if (token_classify(tok.p, tok.len) != TOKEN_API_KEY)
                         return -EINVAL;
                 token_hash(sec->pepper, tok.p, tok.len, hash);
+                if (auth_cache_get(c->t->auth_cache, hash, gen, now, &c->p))
+                        return 0;
                 r = store_key_authenticate(c->st, hash, now, &c->p);
                 if (r < 0) {
                         memset(&c->p, 0, sizeof(c->p));
@@ -69,6 +73,7 @@ static int authenticate(struct reqctx *c)
                 }
                 if (c->p.last_used_at + TOUCH_INTERVAL_S <= now)
                         (void)store_key_touch(c->st, c->p.key_id, now);
+                auth_cache_put(c->t->auth_cache, hash, gen, now, &c->p);
                 return 0;
         }
         for (ssize_t i = -1; (i = h2o_find_header(&c->req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
@@ -79,6 +84,8 @@ static int authenticate(struct reqctx *c)
                 if (token_classify(tok.p, tok.len) != TOKEN_SESSION)
                         return -EINVAL;
                 token_hash(sec->pepper, tok.p, tok.len, hash);
+                if (auth_cache_get(c->t->auth_cache, hash, gen, now, &c->p))
+                        return 0;
                 int r = store_session_authenticate(c->st, hash, now, &c->p);
                 if (r < 0) {
                         memset(&c->p, 0, sizeof(c->p));
@@ -86,6 +93,7 @@ static int authenticate(struct reqctx *c)
                 }
                 if (c->p.last_used_at + TOUCH_INTERVAL_S <= now)
                         (void)store_session_touch(c->st, hash, now);
+                auth_cache_put(c->t->auth_cache, hash, gen, now, &c->p);
                 return 0;
         }
         return -ENOENT;

@@ -57,6 +57,10 @@ static void finish(struct reqctx *c, int status)
 {
         if (c->route && c->route->action && !c->audited)
                 audit_now(c, c->action ? c->action : c->route->action, result_for(status));
+        /* Any mutation may change who holds what: drop every thread's cached credentials before
+         * the reply leaves, so the next request sees the change. */
+        if (c->method != M_GET && c->method != M_HEAD)
+                atomic_fetch_add(&c->d->auth_gen, 1);
         int cls = c->route ? (int)c->route->rl : METRIC_CLASSES - 1;
         metrics_observe(&c->d->metrics, cls, status, now_us() - c->start_us);
         c->replied = true;

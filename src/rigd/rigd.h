@@ -45,6 +45,7 @@ struct rigd {
         atomic_int nconns;
         atomic_int inflight;
         atomic_bool stopping;
+        atomic_uint_fast64_t auth_gen; /* bumped by every mutation: invalidates auth caches */
         struct rigd_thread *threads;
         int nthreads;
         int64_t started_ms;
@@ -62,6 +63,7 @@ struct rigd_thread {
         h2o_multithread_receiver_t wake;      /* shutdown requests */
         h2o_multithread_receiver_t jobs_done; /* completions from the work pool */
         h2o_timeout_entry_t sweep_timer;
+        struct auth_cache *auth_cache;
 };
 
 static inline struct rigd_thread *thread_of(h2o_req_t *req)

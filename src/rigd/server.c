@@ -4,6 +4,7 @@
 
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "rigd/authcache.h"
 #include "rigd/worker.h"
 
 #include <netdb.h>
@@ -109,6 +110,7 @@ static void *thread_main(void *arg)
         struct rigd_thread *t = arg;
         struct rigd *d = t->d;
         h2o_context_init(&t->ctx, h2o_evloop_create(), &d->h2o);
+        t->auth_cache = auth_cache_new();
         t->accept_ctx.ctx = &t->ctx;
         t->accept_ctx.hosts = d->h2o.hosts;
         h2o_multithread_register_receiver(t->ctx.queue, &t->wake, on_wake);
@@ -133,6 +135,7 @@ static void *thread_main(void *arg)
         h2o_multithread_unregister_receiver(t->ctx.queue, &t->wake);
         h2o_multithread_unregister_receiver(t->ctx.queue, &t->jobs_done);
         h2o_context_dispose(&t->ctx);
+        auth_cache_free(t->auth_cache);
         return NULL;
 }
 
