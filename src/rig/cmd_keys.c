@@ -216,9 +216,12 @@ static int keys_rm(struct rig_ctx *ctx, int argc, char **argv)
         struct api_call call = {.method = "DELETE", .path = path, .scope = "rigs:keys:manage"};
         r = api_call(ctx, &call);
         json_decref(call.json);
-        if (r == RIG_EXIT_OK)
-                printf("Revoked key %s.\n", argv[optind]);
-        return r;
+        if (r != RIG_EXIT_OK)
+                return r;
+        printf("Revoked key %s.\n", argv[optind]);
+        if (ctx->cfg && streq_ptr(ctx->cfg->key_id, argv[optind]))
+                cli_error("that was the key `rig login` saved: run `rig login` to get a new one");
+        return RIG_EXIT_OK;
 }
 
 /* When the rotated key is the one `rig login` saved, the saved copy must follow. */

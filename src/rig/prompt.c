@@ -31,18 +31,19 @@ int prompt_line(const char *prompt, bool echo, bool allow_pipe, char **out)
                         return -ENOTTY;
                 return read_one_line(out);
         }
-        fputs(prompt, stderr);
-        fflush(stderr);
+        /* Echo goes off before the prompt appears, so nothing typed after it is shown. */
         struct termios saved, quiet;
         bool restore = false;
         if (!echo && tcgetattr(STDIN_FILENO, &saved) == 0) {
                 quiet = saved;
                 quiet.c_lflag &= ~(tcflag_t)ECHO;
                 quiet.c_lflag |= ECHONL;
-                restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+                restore = tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0;
         }
+        fputs(prompt, stderr);
+        fflush(stderr);
         int r = read_one_line(out);
         if (restore)
-                tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+                tcsetattr(STDIN_FILENO, TCSANOW, &saved);
         return r;
 }

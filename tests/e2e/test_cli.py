@@ -15,7 +15,9 @@ Binaries: $RIG_BIN (default <repo>/build/src/rig/rig) and $RIGD_BIN (default
 
 import json
 import os
+import pty
 import re
+import select
 import signal
 import socket
 import stat
@@ -510,6 +512,49 @@ def test_login_without_tty_needs_password_stdin(rig_bin, home, rigd_server):
               rig_env(home), stdin_text=ADMIN_PASSWORD + "\n")
     assert res.returncode == 2
     assert "--password-stdin" in res.stderr
+
+
+def _read_until(fd, needle, timeout=15):
+    """Reads a pty master until needle shows up; returns everything read."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while needle.encode() not in out:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"timed out waiting for {needle!r}; got {out!r}")
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out.decode(errors="replace")
+
+
+def test_login_on_a_terminal_does_not_echo_the_password(rig_bin, home, rigd_server):
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(rig_bin), "login", "--url", rigd_server.url], env=rig_env(home),
+                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    try:
+        seen = _read_until(master, "Email: ")
+        os.write(master, (ADMIN_EMAIL + "\n").encode())
+        seen += _read_until(master, "Password: ")
+        os.write(master, (ADMIN_PASSWORD + "\n").encode())
+        seen += _read_until(master, "Logged in")
+        assert proc.wait(timeout=30) == 0, seen
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert ADMIN_EMAIL in seen, "the email is echoed as typed"
+    assert ADMIN_PASSWORD not in seen, f"the password was echoed: {seen!r}"
+    cfg = json.loads((home / ".config" / "rigs" / "config.json").read_text())
+    assert KEY_RE.match(cfg["api_key"]) and cfg["api_key"] not in seen
+    ok(run(rig_bin, ["logout"], rig_env(home)))
 
 
 def test_login_with_key(rig_bin, home, rigd_server):
