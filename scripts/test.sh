@@ -33,7 +33,7 @@ build() {
 e2e() {
   local dir=$1
   RIGD_BIN="$ROOT/$dir/src/rigd/rigd" RIG_BIN="$ROOT/$dir/src/rig/rig" \
-    python3 -m pytest -q -p no:cacheprovider tests/e2e
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
 }
 
 stage "build (gcc, debugoptimized)" build build

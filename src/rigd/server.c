@@ -92,7 +92,6 @@ static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
                 free(msg);
         }
         stop_listening(t);
-        h2o_context_request_shutdown(&t->ctx);
 }
 
 static void on_sweep(h2o_timeout_entry_t *entry)
@@ -127,14 +126,18 @@ static void *thread_main(void *arg)
         int64_t deadline = mono_ms() + SHUTDOWN_GRACE_MS;
         while (atomic_load(&d->inflight) > 0 && mono_ms() < deadline)
                 h2o_evloop_run(t->ctx.loop, 50);
-        int64_t flush = mono_ms() + 200;
-        while (mono_ms() < flush)
-                h2o_evloop_run(t->ctx.loop, 50);
+        /* Idle keep-alive connections wait on the request timeout: expire it now so that they
+         * close, then let the loop run until every connection of this thread is gone. */
+        t->ctx.http1.req_timeout.timeout = 0;
+        int64_t flush = mono_ms() + 1000;
+        while (!h2o_linklist_is_empty(&t->ctx.http1._conns) && mono_ms() < flush)
+                h2o_evloop_run(t->ctx.loop, 10);
         if (h2o_timeout_is_linked(&t->sweep_timer))
                 h2o_timeout_unlink(&t->sweep_timer);
         h2o_multithread_unregister_receiver(t->ctx.queue, &t->wake);
         h2o_multithread_unregister_receiver(t->ctx.queue, &t->jobs_done);
-        h2o_context_dispose(&t->ctx);
+        if (h2o_linklist_is_empty(&t->ctx.http1._conns))
+                h2o_context_dispose(&t->ctx);
         auth_cache_free(t->auth_cache);
         return NULL;
 }
