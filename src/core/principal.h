@@ -19,7 +19,8 @@ struct principal {
         char project_id[ID_MAX]; /* "" when the credential is not bound to a project */
         char project_name[64];
         enum role role;
-        scopeset_t scopes; /* effective: credential scopes within what the role grants */
+        scopeset_t scopes;  /* effective: credential scopes within what the role grants */
+        scopeset_t granted; /* the credential's own scopes (all for a session) */
         char key_id[ID_MAX];
         uint8_t session_hash[TOKEN_HASH_LEN];
         int64_t last_used_at; /* keys: for coarse last-use updates */

@@ -88,6 +88,7 @@ int store_key_authenticate(struct store *st, const uint8_t hash[TOKEN_HASH_LEN],
         out->role = role ? role_from_name((const char *)role) : ROLE_NONE;
         out->method = AUTH_KEY;
         out->expires_at = expires;
+        out->granted = scopes;
         if (expires && expires <= now)
                 return -EKEYEXPIRED;
         if (out->kind == PK_USER) {
@@ -254,6 +255,7 @@ int store_session_authenticate(struct store *st, const uint8_t hash[TOKEN_HASH_L
                 return -EKEYEXPIRED;
         if (out->role == ROLE_NONE)
                 return -EACCES;
+        out->granted = SCOPES_ALL;
         out->scopes = role_scopes(out->role);
         return 0;
 }

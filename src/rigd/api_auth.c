@@ -88,8 +88,12 @@ static void login_done(struct job *j)
                 if (r == -EACCES || r == -ENOENT) {
                         /* Attribute the failure to the account when it exists. */
                         if (lj->found) {
+                                /* Recorded in the user's first org, where its admins look. */
+                                struct org org;
                                 snprintf(c->p.id, sizeof(c->p.id), "%s", lj->user.id);
                                 c->p.kind = PK_USER;
+                                if (store_org_first_for_user(c->st, lj->user.id, &org) == 0)
+                                        snprintf(c->p.org_id, sizeof(c->p.org_id), "%s", org.id);
                         }
                         snprintf(c->target, sizeof(c->target), "%s",
                                  lj->found ? lj->user.id : "");

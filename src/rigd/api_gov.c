@@ -35,14 +35,8 @@ bool email_valid(const char *s)
 
 int org_from_path(struct reqctx *c, struct org *out)
 {
-        char ref[128];
-        if (path_param(c, 0, ref, sizeof(ref)) < 0)
-                return -ENOENT;
-        /* A principal acts in one org at a time: any other org is invisible (404), even one the
-         * user belongs to, so that a key never reaches beyond the org it is bound to. */
-        int r = store_org_resolve(c->st, ref, c->p.id, out);
-        if (r == 0 && !streq(out->id, c->p.org_id))
-                r = -ENOENT;
+        /* The dispatcher already checked membership and switched c->p to this org. */
+        int r = store_org_resolve(c->st, c->p.org_id, c->p.id, out);
         if (r < 0) {
                 reply_errno(c, r, "org");
                 return r;
@@ -207,8 +201,9 @@ static int org_effect(struct reqctx *c, void *arg)
         struct org_create *oc = arg;
         int r = store_org_create(c->st, oc->name, c->p.id, now_ms() / 1000, &oc->org, NULL);
         if (r == 0) {
+                /* The creation is recorded in the new org's log, where its admins look. */
                 snprintf(c->target, sizeof(c->target), "%s", oc->org.id);
-                snprintf(c->project, sizeof(c->project), "%s", "");
+                snprintf(c->p.org_id, sizeof(c->p.org_id), "%s", oc->org.id);
         }
         return r;
 }
@@ -252,8 +247,8 @@ void api_orgs_list(struct reqctx *c)
         json_t *items = json_array();
         for (size_t i = 0; i < l.n; i++) {
                 const struct org *o = &((struct org *)l.items)[i];
-                /* A key is bound to one org: it sees that org only. */
-                if (c->p.method == AUTH_KEY && !streq(o->id, c->p.org_id))
+                /* A project-bound key sees its own org only. */
+                if (c->p.project_id[0] && !streq(o->id, c->p.org_id))
                         continue;
                 json_array_append_new(items, org_json(o));
         }

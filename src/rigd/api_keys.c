@@ -79,7 +79,7 @@ static int key_target(struct reqctx *c, const struct key_in *in, uint32_t presen
                         if (c->p.project_id[0])
                                 r = -ENOENT; /* a project-bound key never reaches another org */
                         else
-                                *ceiling &= role_scopes(org.role);
+                                *ceiling = c->p.granted & role_scopes(org.role);
                 }
                 if (r < 0) {
                         reply_errno(c, r, "org");

@@ -155,6 +155,34 @@ static void deny_unauthenticated(struct reqctx *c, int r)
                             "the credential is invalid, expired or revoked");
 }
 
+/* Routes under /api/orgs/{org} act in the org they name. It must be one the user belongs to
+ * (anything else is 404, before any scope check, so that other tenants stay invisible); the
+ * credential's scopes are then narrowed by the user's role in that org. A project-bound key
+ * never leaves its own org. */
+static bool org_path_ok(struct reqctx *c)
+{
+        if (strncmp(c->route->pattern, "/api/orgs/{org}", 15) != 0)
+                return true;
+        char ref[128];
+        struct org org;
+        if (path_param(c, 0, ref, sizeof(ref)) < 0)
+                return false;
+        int r = c->p.kind == PK_USER ? store_org_resolve(c->st, ref, c->p.id, &org) : -ENOENT;
+        if (r == 0 && c->p.project_id[0] && !streq(org.id, c->p.org_id))
+                r = -ENOENT;
+        if (r < 0) {
+                reply_errno(c, r, "org");
+                return false;
+        }
+        if (!streq(org.id, c->p.org_id)) {
+                snprintf(c->p.org_id, sizeof(c->p.org_id), "%s", org.id);
+                snprintf(c->p.org_name, sizeof(c->p.org_name), "%s", org.name);
+                c->p.role = org.role;
+                c->p.scopes = c->p.granted & role_scopes(org.role);
+        }
+        return true;
+}
+
 static bool access_ok(struct reqctx *c)
 {
         const struct route *rt = c->route;
@@ -226,7 +254,7 @@ static void run_route(struct reqctx *c)
                             http_method_name(c->method));
                 return;
         }
-        if (!access_ok(c))
+        if (!org_path_ok(c) || !access_ok(c))
                 return;
         rt->fn(c);
 }

@@ -44,6 +44,7 @@ struct rigd {
         h2o_globalconf_t h2o;
         atomic_int nconns;
         atomic_int inflight;
+        atomic_int jobs_pending; /* submitted to the work pool, done() not yet run */
         atomic_bool stopping;
         atomic_uint_fast64_t auth_gen; /* bumped by every mutation: invalidates auth caches */
         struct rigd_thread *threads;

@@ -124,7 +124,8 @@ static void *thread_main(void *arg)
                 h2o_evloop_run(t->ctx.loop, INT32_MAX);
         /* Drain: finish in-flight requests, then give their replies a moment to flush. */
         int64_t deadline = mono_ms() + SHUTDOWN_GRACE_MS;
-        while (atomic_load(&d->inflight) > 0 && mono_ms() < deadline)
+        while ((atomic_load(&d->inflight) > 0 || atomic_load(&d->jobs_pending) > 0) &&
+               mono_ms() < deadline)
                 h2o_evloop_run(t->ctx.loop, 50);
         /* Idle keep-alive connections wait on the request timeout: expire it now so that they
          * close, then let the loop run until every connection of this thread is gone. */
@@ -132,8 +133,14 @@ static void *thread_main(void *arg)
         int64_t flush = mono_ms() + 1000;
         while (!h2o_linklist_is_empty(&t->ctx.http1._conns) && mono_ms() < flush)
                 h2o_evloop_run(t->ctx.loop, 10);
+        stop_listening(t);
         if (h2o_timeout_is_linked(&t->sweep_timer))
                 h2o_timeout_unlink(&t->sweep_timer);
+        /* Deliver messages still queued for this loop before the receivers go away. */
+        for (int i = 0; i < 100 && (!h2o_linklist_is_empty(&t->wake._messages) ||
+                                    !h2o_linklist_is_empty(&t->jobs_done._messages));
+             i++)
+                h2o_evloop_run(t->ctx.loop, 10);
         h2o_multithread_unregister_receiver(t->ctx.queue, &t->wake);
         h2o_multithread_unregister_receiver(t->ctx.queue, &t->jobs_done);
         if (h2o_linklist_is_empty(&t->ctx.http1._conns))

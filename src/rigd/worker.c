@@ -82,6 +82,7 @@ void workpool_submit(struct workpool *p, struct reqctx *c, struct job *j)
         j->t = c->t;
         j->next = NULL;
         memset(&j->super, 0, sizeof(j->super));
+        atomic_fetch_add(&c->d->jobs_pending, 1);
         pthread_mutex_lock(&p->lock);
         if (p->tail)
                 p->tail->next = j;
@@ -110,6 +111,8 @@ void workpool_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
                         H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
                 h2o_linklist_unlink(&msg->link);
                 struct job *j = (struct job *)(void *)msg;
+                struct rigd *d = j->t->d;
                 j->done(j);
+                atomic_fetch_sub(&d->jobs_pending, 1);
         }
 }
