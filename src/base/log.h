@@ -1,4 +1,5 @@
-/* Logging to standard error. Only entry points (main, HTTP bindings) log; library code returns errors. */
+/* Logging to standard error. Only entry points (main, HTTP bindings) log; library code returns
+ * errors. */
 #pragma once
 
 #include "base/util.h"

@@ -71,8 +71,12 @@ int parse_rfc3339(const char *s, size_t len, int64_t *epoch_s)
         }
         if (i != len)
                 return -EINVAL;
-        struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-                        .tm_hour = h, .tm_min = m, .tm_sec = sec};
+        struct tm tm = {.tm_year = Y - 1900,
+                        .tm_mon = M - 1,
+                        .tm_mday = D,
+                        .tm_hour = h,
+                        .tm_min = m,
+                        .tm_sec = sec};
         time_t t = timegm(&tm);
         *epoch_s = (int64_t)t - offset;
         return 0;

@@ -25,12 +25,12 @@ static inline void closep(int *fd)
         }
 }
 
-#define _cleanup_(f)     __attribute__((cleanup(f)))
-#define _cleanup_free_   _cleanup_(freep)
-#define _cleanup_close_  _cleanup_(closep)
-#define _unused_         __attribute__((unused))
-#define _printf_(a, b)   __attribute__((format(printf, a, b)))
-#define _warn_unused_    __attribute__((warn_unused_result))
+#define _cleanup_(f)    __attribute__((cleanup(f)))
+#define _cleanup_free_  _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _unused_        __attribute__((unused))
+#define _printf_(a, b)  __attribute__((format(printf, a, b)))
+#define _warn_unused_   __attribute__((warn_unused_result))
 
 /* Hands ownership on: returns the value and leaves NULL / -1 behind. */
 #define TAKE_PTR(p)                                                                                \

@@ -70,8 +70,8 @@ static int head_set(struct store *st, int64_t seq, const uint8_t hash[AUDIT_HASH
 int audit_append(struct store *st, const uint8_t key[SECRET_KEY_LEN], struct audit_entry *e)
 {
         static const char sql[] =
-                "INSERT INTO audit(seq, id, at, principal, kind, action, target, org_id,"
-                " project_id, result, ip, hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)";
+            "INSERT INTO audit(seq, id, at, principal, kind, action, target, org_id,"
+            " project_id, result, ip, hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)";
         uint8_t prev[AUDIT_HASH_LEN], hash[AUDIT_HASH_LEN];
         int64_t seq;
         int r = head_get(st, &seq, prev);
@@ -154,8 +154,8 @@ int audit_verify(struct store *st, const uint8_t key[SECRET_KEY_LEN], char bad_i
                 struct audit_entry e = {0};
                 audit_row(s, &e);
                 const void *stored = sqlite3_column_blob(s, 11);
-                bool ok = e.seq == expect_seq && stored &&
-                          sqlite3_column_bytes(s, 11) == AUDIT_HASH_LEN;
+                bool ok =
+                    e.seq == expect_seq && stored && sqlite3_column_bytes(s, 11) == AUDIT_HASH_LEN;
                 if (ok) {
                         audit_chain_hash(key, prev, &e, calc);
                         ok = sodium_memcmp(calc, stored, AUDIT_HASH_LEN) == 0;

@@ -15,7 +15,7 @@ struct audit_entry {
         char target[128];       /* object id or "" */
         char org[ID_MAX];
         char project[ID_MAX];
-        char result[8];         /* ok, denied, error */
+        char result[8]; /* ok, denied, error */
         char ip[64];
         int64_t seq;
 };

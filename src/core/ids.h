@@ -3,8 +3,8 @@
 
 #include "base/util.h"
 
-#define ID_RANDOM_LEN 20   /* base62 characters after the type prefix */
-#define ID_MAX        40   /* room for any id: prefix + random part + NUL */
+#define ID_RANDOM_LEN 20 /* base62 characters after the type prefix */
+#define ID_MAX        40 /* room for any id: prefix + random part + NUL */
 
 /* Writes `prefix` followed by ID_RANDOM_LEN random base62 characters into out[ID_MAX]. */
 void id_new(const char *prefix, char out[static ID_MAX]);

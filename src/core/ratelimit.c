@@ -4,8 +4,8 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#define RL_STRIPES      64
-#define RL_MAX_ENTRIES  (1u << 20) /* hard cap on tracked (principal, class) pairs */
+#define RL_STRIPES     64
+#define RL_MAX_ENTRIES (1u << 20) /* hard cap on tracked (principal, class) pairs */
 
 struct bucket {
         struct bucket *next;

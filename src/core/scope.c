@@ -7,12 +7,12 @@ static const struct {
         const char *name;
         scopeset_t bit;
 } scopes[] = {
-        {"rigs:admin", SCOPE_ADMIN},
-        {"rigs:agent:invoke", SCOPE_AGENT_INVOKE},
-        {"rigs:instances:control", SCOPE_INSTANCES_CONTROL},
-        {"rigs:instances:create", SCOPE_INSTANCES_CREATE},
-        {"rigs:instances:read", SCOPE_INSTANCES_READ},
-        {"rigs:keys:manage", SCOPE_KEYS_MANAGE},
+    {"rigs:admin", SCOPE_ADMIN},
+    {"rigs:agent:invoke", SCOPE_AGENT_INVOKE},
+    {"rigs:instances:control", SCOPE_INSTANCES_CONTROL},
+    {"rigs:instances:create", SCOPE_INSTANCES_CREATE},
+    {"rigs:instances:read", SCOPE_INSTANCES_READ},
+    {"rigs:keys:manage", SCOPE_KEYS_MANAGE},
 };
 
 size_t scope_count(void)

@@ -14,8 +14,10 @@ enum {
 
 typedef uint32_t scopeset_t;
 
-#define SCOPES_RIG    (SCOPE_INSTANCES_READ | SCOPE_INSTANCES_CREATE | SCOPE_INSTANCES_CONTROL | SCOPE_AGENT_INVOKE)
-#define SCOPES_ALL    (SCOPES_RIG | SCOPE_KEYS_MANAGE | SCOPE_ADMIN)
+#define SCOPES_RIG                                                                                 \
+        (SCOPE_INSTANCES_READ | SCOPE_INSTANCES_CREATE | SCOPE_INSTANCES_CONTROL |                 \
+         SCOPE_AGENT_INVOKE)
+#define SCOPES_ALL (SCOPES_RIG | SCOPE_KEYS_MANAGE | SCOPE_ADMIN)
 
 enum role { ROLE_NONE = 0, ROLE_MEMBER, ROLE_ADMIN };
 

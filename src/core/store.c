@@ -5,30 +5,30 @@
 /* Versioned migrations: migration i brings the schema from version i to i+1. Never edit an
  * applied migration; append a new one. */
 static const char *const migrations[] = {
-        /* 1: governance core */
-        "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
-        "CREATE TABLE users(id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE COLLATE NOCASE,"
-        "  name TEXT NOT NULL, pw_hash TEXT, created_at INTEGER NOT NULL);"
-        "CREATE TABLE orgs(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-        "  created_at INTEGER NOT NULL);"
-        "CREATE TABLE projects(id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id),"
-        "  name TEXT NOT NULL, created_at INTEGER NOT NULL, UNIQUE(org_id, name));"
-        "CREATE TABLE members(org_id TEXT NOT NULL REFERENCES orgs(id),"
-        "  user_id TEXT NOT NULL REFERENCES users(id), role TEXT NOT NULL,"
-        "  created_at INTEGER NOT NULL, PRIMARY KEY(org_id, user_id));"
-        "CREATE INDEX members_user ON members(user_id);"
-        "CREATE TABLE api_keys(id TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE, prefix TEXT NOT NULL,"
-        "  name TEXT NOT NULL, principal_id TEXT NOT NULL, principal_kind TEXT NOT NULL,"
-        "  org_id TEXT NOT NULL REFERENCES orgs(id), project_id TEXT, scopes INTEGER NOT NULL,"
-        "  expires_at INTEGER, created_at INTEGER NOT NULL, last_used_at INTEGER);"
-        "CREATE INDEX api_keys_org ON api_keys(org_id, principal_id);"
-        "CREATE TABLE sessions(hash BLOB PRIMARY KEY, user_id TEXT NOT NULL, org_id TEXT NOT NULL,"
-        "  created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL, expires_at INTEGER NOT NULL);"
-        "CREATE TABLE audit(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
-        "  at INTEGER NOT NULL, principal TEXT NOT NULL, kind TEXT NOT NULL, action TEXT NOT NULL,"
-        "  target TEXT, org_id TEXT, project_id TEXT, result TEXT NOT NULL, ip TEXT,"
-        "  hash BLOB NOT NULL);"
-        "CREATE INDEX audit_org ON audit(org_id, seq);",
+    /* 1: governance core */
+    "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+    "CREATE TABLE users(id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    "  name TEXT NOT NULL, pw_hash TEXT, created_at INTEGER NOT NULL);"
+    "CREATE TABLE orgs(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE projects(id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id),"
+    "  name TEXT NOT NULL, created_at INTEGER NOT NULL, UNIQUE(org_id, name));"
+    "CREATE TABLE members(org_id TEXT NOT NULL REFERENCES orgs(id),"
+    "  user_id TEXT NOT NULL REFERENCES users(id), role TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, PRIMARY KEY(org_id, user_id));"
+    "CREATE INDEX members_user ON members(user_id);"
+    "CREATE TABLE api_keys(id TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE, prefix TEXT NOT NULL,"
+    "  name TEXT NOT NULL, principal_id TEXT NOT NULL, principal_kind TEXT NOT NULL,"
+    "  org_id TEXT NOT NULL REFERENCES orgs(id), project_id TEXT, scopes INTEGER NOT NULL,"
+    "  expires_at INTEGER, created_at INTEGER NOT NULL, last_used_at INTEGER);"
+    "CREATE INDEX api_keys_org ON api_keys(org_id, principal_id);"
+    "CREATE TABLE sessions(hash BLOB PRIMARY KEY, user_id TEXT NOT NULL, org_id TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL, expires_at INTEGER NOT NULL);"
+    "CREATE TABLE audit(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+    "  at INTEGER NOT NULL, principal TEXT NOT NULL, kind TEXT NOT NULL, action TEXT NOT NULL,"
+    "  target TEXT, org_id TEXT, project_id TEXT, result TEXT NOT NULL, ip TEXT,"
+    "  hash BLOB NOT NULL);"
+    "CREATE INDEX audit_org ON audit(org_id, seq);",
 };
 
 int store_errno(int rc)

@@ -134,13 +134,12 @@ int store_key_rehash(struct store *st, const char *org_id, const char *id,
                      const uint8_t hash[TOKEN_HASH_LEN], const char *prefix);
 
 /* Browser sessions: only the hash of the cookie value is stored. */
-int store_session_insert(struct store *st, const uint8_t hash[TOKEN_HASH_LEN],
-                         const char *user_id, const char *org_id, int64_t now, int64_t expires);
+int store_session_insert(struct store *st, const uint8_t hash[TOKEN_HASH_LEN], const char *user_id,
+                         const char *org_id, int64_t now, int64_t expires);
 int store_session_authenticate(struct store *st, const uint8_t hash[TOKEN_HASH_LEN], int64_t now,
                                struct principal *out);
 int store_session_touch(struct store *st, const uint8_t hash[TOKEN_HASH_LEN], int64_t now);
-int store_session_set_org(struct store *st, const uint8_t hash[TOKEN_HASH_LEN],
-                          const char *org_id);
+int store_session_set_org(struct store *st, const uint8_t hash[TOKEN_HASH_LEN], const char *org_id);
 int store_session_delete(struct store *st, const uint8_t hash[TOKEN_HASH_LEN]);
 int store_sessions_active(struct store *st, int64_t now);
 int store_sessions_sweep(struct store *st, int64_t now);

@@ -12,7 +12,7 @@ static enum role role_col(sqlite3_stmt *s, int i)
 int store_user_insert(struct store *st, const struct user *u)
 {
         static const char sql[] =
-                "INSERT INTO users(id, email, name, pw_hash, created_at) VALUES(?,?,?,?,?)";
+            "INSERT INTO users(id, email, name, pw_hash, created_at) VALUES(?,?,?,?,?)";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;
@@ -47,7 +47,7 @@ static int user_one(sqlite3_stmt *s, struct user *out)
 int store_user_by_email(struct store *st, const char *email, struct user *out)
 {
         static const char sql[] =
-                "SELECT id, email, name, pw_hash, created_at FROM users WHERE email=?";
+            "SELECT id, email, name, pw_hash, created_at FROM users WHERE email=?";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;
@@ -58,7 +58,7 @@ int store_user_by_email(struct store *st, const char *email, struct user *out)
 int store_user_by_id(struct store *st, const char *id, struct user *out)
 {
         static const char sql[] =
-                "SELECT id, email, name, pw_hash, created_at FROM users WHERE id=?";
+            "SELECT id, email, name, pw_hash, created_at FROM users WHERE id=?";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;
@@ -93,9 +93,9 @@ static int64_t user_list_row(sqlite3_stmt *s, void *item)
 int store_users_list(struct store *st, const char *org_id, const struct page *pg, struct list *out)
 {
         static const char sql[] =
-                "SELECT u.id, u.email, u.name, NULL, u.created_at, m.role, m.rowid FROM members m "
-                "JOIN users u ON u.id=m.user_id WHERE m.org_id=? AND m.rowid>? "
-                "ORDER BY m.rowid LIMIT ?";
+            "SELECT u.id, u.email, u.name, NULL, u.created_at, m.role, m.rowid FROM members m "
+            "JOIN users u ON u.id=m.user_id WHERE m.org_id=? AND m.rowid>? "
+            "ORDER BY m.rowid LIMIT ?";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;
@@ -157,10 +157,10 @@ int store_org_resolve(struct store *st, const char *id_or_name, const char *user
                       struct org *out)
 {
         static const char sql_any[] =
-                "SELECT id, name, created_at, NULL, rowid FROM orgs WHERE id=?1 OR name=?1";
+            "SELECT id, name, created_at, NULL, rowid FROM orgs WHERE id=?1 OR name=?1";
         static const char sql_member[] =
-                "SELECT o.id, o.name, o.created_at, m.role, o.rowid FROM orgs o "
-                "JOIN members m ON m.org_id=o.id AND m.user_id=?2 WHERE o.id=?1 OR o.name=?1";
+            "SELECT o.id, o.name, o.created_at, m.role, o.rowid FROM orgs o "
+            "JOIN members m ON m.org_id=o.id AND m.user_id=?2 WHERE o.id=?1 OR o.name=?1";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, user_id ? sql_member : sql_any);
         if (!s)
                 return -EIO;
@@ -186,10 +186,9 @@ static int64_t org_list_row(sqlite3_stmt *s, void *item)
 int store_orgs_for_user(struct store *st, const char *user_id, const struct page *pg,
                         struct list *out)
 {
-        static const char sql[] =
-                "SELECT o.id, o.name, o.created_at, m.role, o.rowid FROM orgs o "
-                "JOIN members m ON m.org_id=o.id AND m.user_id=? WHERE o.rowid>? "
-                "ORDER BY o.rowid LIMIT ?";
+        static const char sql[] = "SELECT o.id, o.name, o.created_at, m.role, o.rowid FROM orgs o "
+                                  "JOIN members m ON m.org_id=o.id AND m.user_id=? WHERE o.rowid>? "
+                                  "ORDER BY o.rowid LIMIT ?";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;
@@ -238,7 +237,7 @@ int store_member_put(struct store *st, const char *org_id, const char *user_id, 
                 return r;
         *created = r == -ENOENT;
         static const char ins[] =
-                "INSERT INTO members(org_id, user_id, role, created_at) VALUES(?,?,?,?)";
+            "INSERT INTO members(org_id, user_id, role, created_at) VALUES(?,?,?,?)";
         static const char upd[] = "UPDATE members SET role=?3 WHERE org_id=?1 AND user_id=?2";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, *created ? ins : upd);
         if (!s)
@@ -291,10 +290,9 @@ static int64_t member_row(sqlite3_stmt *s, void *item)
 int store_members_list(struct store *st, const char *org_id, const struct page *pg,
                        struct list *out)
 {
-        static const char sql[] =
-                "SELECT u.id, u.email, u.name, m.role, m.rowid FROM members m "
-                "JOIN users u ON u.id=m.user_id WHERE m.org_id=? AND m.rowid>? "
-                "ORDER BY m.rowid LIMIT ?";
+        static const char sql[] = "SELECT u.id, u.email, u.name, m.role, m.rowid FROM members m "
+                                  "JOIN users u ON u.id=m.user_id WHERE m.org_id=? AND m.rowid>? "
+                                  "ORDER BY m.rowid LIMIT ?";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;
@@ -307,7 +305,7 @@ int store_members_list(struct store *st, const char *org_id, const struct page *
 int store_project_insert(struct store *st, const struct project *p)
 {
         static const char sql[] =
-                "INSERT INTO projects(id, org_id, name, created_at) VALUES(?,?,?,?)";
+            "INSERT INTO projects(id, org_id, name, created_at) VALUES(?,?,?,?)";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;

@@ -31,8 +31,8 @@ static inline void stmt_releasep(sqlite3_stmt **s)
 int store_errno(int rc);
 /* Copies column i as text into out (truncating to outlen-1); NULL becomes "". */
 void col_text(sqlite3_stmt *s, int i, char *out, size_t outlen);
-void bind_text(sqlite3_stmt *s, int i, const char *v);   /* NULL or "" binds NULL */
-void bind_str(sqlite3_stmt *s, int i, const char *v);    /* binds "" as "" */
+void bind_text(sqlite3_stmt *s, int i, const char *v); /* NULL or "" binds NULL */
+void bind_str(sqlite3_stmt *s, int i, const char *v);  /* binds "" as "" */
 /* Runs a statement that returns no rows; 0, -EEXIST on a constraint, or -EIO. */
 int stmt_exec(sqlite3_stmt *s);
 /* Page helper: limit+1 rows are fetched; sets out->next when there are more. */

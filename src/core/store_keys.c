@@ -27,8 +27,8 @@ static enum principal_kind kind_from_name(const char *s)
 int store_key_insert(struct store *st, const struct apikey *k, const uint8_t hash[TOKEN_HASH_LEN])
 {
         static const char sql[] =
-                "INSERT INTO api_keys(id, hash, prefix, name, principal_id, principal_kind, org_id,"
-                " project_id, scopes, expires_at, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)";
+            "INSERT INTO api_keys(id, hash, prefix, name, principal_id, principal_kind, org_id,"
+            " project_id, scopes, expires_at, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;
@@ -53,13 +53,13 @@ int store_key_authenticate(struct store *st, const uint8_t hash[TOKEN_HASH_LEN],
                            struct principal *out)
 {
         static const char sql[] =
-                "SELECT k.id, k.principal_id, k.principal_kind, k.org_id, o.name, k.project_id,"
-                " p.name, k.scopes, k.expires_at, k.last_used_at, u.email, u.name, m.role "
-                "FROM api_keys k JOIN orgs o ON o.id=k.org_id "
-                "LEFT JOIN projects p ON p.id=k.project_id "
-                "LEFT JOIN users u ON u.id=k.principal_id "
-                "LEFT JOIN members m ON m.org_id=k.org_id AND m.user_id=k.principal_id "
-                "WHERE k.hash=?";
+            "SELECT k.id, k.principal_id, k.principal_kind, k.org_id, o.name, k.project_id,"
+            " p.name, k.scopes, k.expires_at, k.last_used_at, u.email, u.name, m.role "
+            "FROM api_keys k JOIN orgs o ON o.id=k.org_id "
+            "LEFT JOIN projects p ON p.id=k.project_id "
+            "LEFT JOIN users u ON u.id=k.principal_id "
+            "LEFT JOIN members m ON m.org_id=k.org_id AND m.user_id=k.principal_id "
+            "WHERE k.hash=?";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;
@@ -114,8 +114,8 @@ int store_key_touch(struct store *st, const char *id, int64_t now)
 }
 
 #define KEY_COLS                                                                                   \
-        "k.id, k.name, k.prefix, k.principal_id, k.principal_kind, k.org_id, k.project_id,"       \
-        " p.name, k.scopes, k.expires_at, k.created_at, k.last_used_at, k.rowid "                 \
+        "k.id, k.name, k.prefix, k.principal_id, k.principal_kind, k.org_id, k.project_id,"        \
+        " p.name, k.scopes, k.expires_at, k.created_at, k.last_used_at, k.rowid "                  \
         "FROM api_keys k LEFT JOIN projects p ON p.id=k.project_id "
 
 static int64_t key_row(sqlite3_stmt *s, void *item)
@@ -159,9 +159,9 @@ int store_key_get(struct store *st, const char *org_id, const char *id, struct a
 int store_keys_list(struct store *st, const char *org_id, const char *principal_id,
                     const struct page *pg, struct list *out)
 {
-        static const char sql[] = "SELECT " KEY_COLS
-                                  "WHERE k.org_id=?1 AND (?2 IS NULL OR k.principal_id=?2) "
-                                  "AND k.rowid>?3 ORDER BY k.rowid LIMIT ?4";
+        static const char sql[] =
+            "SELECT " KEY_COLS "WHERE k.org_id=?1 AND (?2 IS NULL OR k.principal_id=?2) "
+            "AND k.rowid>?3 ORDER BY k.rowid LIMIT ?4";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;
@@ -203,8 +203,8 @@ int store_key_rehash(struct store *st, const char *org_id, const char *id,
         return r;
 }
 
-int store_session_insert(struct store *st, const uint8_t hash[TOKEN_HASH_LEN],
-                         const char *user_id, const char *org_id, int64_t now, int64_t expires)
+int store_session_insert(struct store *st, const uint8_t hash[TOKEN_HASH_LEN], const char *user_id,
+                         const char *org_id, int64_t now, int64_t expires)
 {
         static const char sql[] = "INSERT INTO sessions(hash, user_id, org_id, created_at,"
                                   " last_seen, expires_at) VALUES(?,?,?,?,?,?)";
@@ -224,10 +224,10 @@ int store_session_authenticate(struct store *st, const uint8_t hash[TOKEN_HASH_L
                                struct principal *out)
 {
         static const char sql[] =
-                "SELECT s.user_id, s.org_id, o.name, u.email, u.name, m.role, s.last_seen,"
-                " s.expires_at FROM sessions s JOIN users u ON u.id=s.user_id "
-                "JOIN orgs o ON o.id=s.org_id "
-                "LEFT JOIN members m ON m.org_id=s.org_id AND m.user_id=s.user_id WHERE s.hash=?";
+            "SELECT s.user_id, s.org_id, o.name, u.email, u.name, m.role, s.last_seen,"
+            " s.expires_at FROM sessions s JOIN users u ON u.id=s.user_id "
+            "JOIN orgs o ON o.id=s.org_id "
+            "LEFT JOIN members m ON m.org_id=s.org_id AND m.user_id=s.user_id WHERE s.hash=?";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;
@@ -294,7 +294,8 @@ int store_session_delete(struct store *st, const uint8_t hash[TOKEN_HASH_LEN])
 
 int store_sessions_active(struct store *st, int64_t now)
 {
-        static const char sql[] = "SELECT count(*) FROM sessions WHERE expires_at>? AND last_seen>?";
+        static const char sql[] =
+            "SELECT count(*) FROM sessions WHERE expires_at>? AND last_seen>?";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;

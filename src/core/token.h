@@ -3,19 +3,19 @@
 
 #include "base/util.h"
 
-#define API_KEY_PREFIX    "rb_"
-#define API_KEY_RANDOM    32
-#define API_KEY_LEN       (3 + API_KEY_RANDOM)
-#define SESSION_PREFIX    "rs_"
-#define SESSION_RANDOM    40
-#define SESSION_LEN       (3 + SESSION_RANDOM)
-#define TOKEN_HASH_LEN    32
-#define SECRET_KEY_LEN    32
+#define API_KEY_PREFIX "rb_"
+#define API_KEY_RANDOM 32
+#define API_KEY_LEN    (3 + API_KEY_RANDOM)
+#define SESSION_PREFIX "rs_"
+#define SESSION_RANDOM 40
+#define SESSION_LEN    (3 + SESSION_RANDOM)
+#define TOKEN_HASH_LEN 32
+#define SECRET_KEY_LEN 32
 
 enum token_kind {
         TOKEN_INVALID = 0,
-        TOKEN_API_KEY,   /* rb_ + 32 base62 */
-        TOKEN_SESSION,   /* rs_ + 40 base62 */
+        TOKEN_API_KEY, /* rb_ + 32 base62 */
+        TOKEN_SESSION, /* rs_ + 40 base62 */
 };
 
 /* Classifies a token by its exact shape; anything else is TOKEN_INVALID. */

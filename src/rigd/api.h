@@ -4,7 +4,7 @@
 #include "rigd/http.h"
 
 /* Validation shared by handlers. */
-bool name_valid(const char *s);  /* ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ */
+bool name_valid(const char *s); /* ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ */
 bool email_valid(const char *s);
 /* Resolves the {org} path parameter: the caller's own org by id or name, else replies 404. */
 int org_from_path(struct reqctx *c, struct org *out);

@@ -11,8 +11,8 @@ static json_t *entry_json(const struct audit_entry *e)
                          json_time(e->at), "principal", e->principal, "kind", e->kind, "action",
                          e->action, "target", e->target[0] ? json_string(e->target) : json_null(),
                          "org", e->org[0] ? json_string(e->org) : json_null(), "project",
-                         e->project[0] ? json_string(e->project) : json_null(), "result",
-                         e->result, "ip", e->ip[0] ? json_string(e->ip) : json_null());
+                         e->project[0] ? json_string(e->project) : json_null(), "result", e->result,
+                         "ip", e->ip[0] ? json_string(e->ip) : json_null());
 }
 
 void api_audit_list(struct reqctx *c)
@@ -60,8 +60,8 @@ void api_metrics(struct reqctx *c)
 {
         struct buf b = {0};
         int sessions = store_sessions_active(c->st, now_ms() / 1000);
-        metrics_render(&c->d->metrics, &b, sessions < 0 ? 0 : sessions,
-                       atomic_load(&c->d->nconns), (now_ms() - c->d->started_ms) / 1000);
+        metrics_render(&c->d->metrics, &b, sessions < 0 ? 0 : sessions, atomic_load(&c->d->nconns),
+                       (now_ms() - c->d->started_ms) / 1000);
         size_t len = b.len;
         reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", buf_steal(&b), len);
 }

@@ -64,8 +64,8 @@ static int login_finish(struct reqctx *c, struct login_job *lj)
         snprintf(c->target, sizeof(c->target), "%s", lj->user.id);
         if ((r = store_begin(c->st)) < 0)
                 return r;
-        if ((r = store_session_insert(c->st, hash, lj->user.id, org.id, now,
-                                      now + SESSION_MAX_S)) < 0 ||
+        if ((r = store_session_insert(c->st, hash, lj->user.id, org.id, now, now + SESSION_MAX_S)) <
+                0 ||
             (r = audit_here(c, "ok")) < 0 || (r = store_commit(c->st)) < 0) {
                 store_rollback(c->st);
                 c->audited = false;
@@ -95,8 +95,7 @@ static void login_done(struct job *j)
                                 if (store_org_first_for_user(c->st, lj->user.id, &org) == 0)
                                         snprintf(c->p.org_id, sizeof(c->p.org_id), "%s", org.id);
                         }
-                        snprintf(c->target, sizeof(c->target), "%s",
-                                 lj->found ? lj->user.id : "");
+                        snprintf(c->target, sizeof(c->target), "%s", lj->found ? lj->user.id : "");
                         reply_error(c, 401, "unauthenticated", "wrong email or password");
                 } else if (r < 0) {
                         reply_errno(c, r, "session");
@@ -109,9 +108,9 @@ static void login_done(struct job *j)
 void api_login(struct reqctx *c)
 {
         static const struct jfield fields[] = {
-                JF_STR_FIELD(struct login_in, email, true),
-                JF_STR_FIELD(struct login_in, password, true),
-                JF_STR_FIELD(struct login_in, org, false),
+            JF_STR_FIELD(struct login_in, email, true),
+            JF_STR_FIELD(struct login_in, password, true),
+            JF_STR_FIELD(struct login_in, org, false),
         };
         struct login_job *lj = xcalloc(1, sizeof(*lj));
         json_t *root = NULL;
@@ -146,8 +145,7 @@ void api_logout(struct reqctx *c)
                         return;
                 }
         }
-        add_header(c, "Set-Cookie",
-                   "rigs_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
+        add_header(c, "Set-Cookie", "rigs_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
         reply_empty(c, 204);
 }
 

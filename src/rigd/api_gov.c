@@ -127,10 +127,10 @@ static void user_hash_done(struct job *j)
 void api_users_create(struct reqctx *c)
 {
         static const struct jfield fields[] = {
-                JF_STR_FIELD(struct user_in, email, true),
-                JF_STR_FIELD(struct user_in, password, true),
-                JF_STR_FIELD(struct user_in, role, true),
-                JF_STR_FIELD(struct user_in, name, false),
+            JF_STR_FIELD(struct user_in, email, true),
+            JF_STR_FIELD(struct user_in, password, true),
+            JF_STR_FIELD(struct user_in, role, true),
+            JF_STR_FIELD(struct user_in, name, false),
         };
         struct user_job *uj = xcalloc(1, sizeof(*uj));
         json_t *root = NULL;
@@ -162,8 +162,7 @@ void api_users_create(struct reqctx *c)
         }
         id_new("usr_", uj->u.id);
         snprintf(uj->u.email, sizeof(uj->u.email), "%s", uj->in.email);
-        snprintf(uj->u.name, sizeof(uj->u.name), "%s",
-                 uj->in.name[0] ? uj->in.name : uj->in.email);
+        snprintf(uj->u.name, sizeof(uj->u.name), "%s", uj->in.name[0] ? uj->in.name : uj->in.email);
         uj->u.role = role;
         uj->u.created_at = now_ms() / 1000;
         snprintf(c->target, sizeof(c->target), "%s", uj->u.id);
@@ -302,8 +301,8 @@ void api_projects_list(struct reqctx *c)
         if (org_from_path(c, &org) < 0 || page_from_query(c, &pg) < 0)
                 return;
         _cleanup_list_ struct list l = {0};
-        int r = store_projects_list(c->st, org.id, c->p.project_id[0] ? c->p.project_id : NULL,
-                                    &pg, &l);
+        int r = store_projects_list(c->st, org.id, c->p.project_id[0] ? c->p.project_id : NULL, &pg,
+                                    &l);
         if (r < 0) {
                 reply_errno(c, r, "projects");
                 return;

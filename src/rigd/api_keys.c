@@ -16,10 +16,9 @@ static json_t *key_json(const struct apikey *k)
                         json_array_append_new(scopes, json_string(scope_name(scope_at(i))));
         return json_pack("{s:s,s:s,s:s,s:o,s:s,s:o,s:o,s:o,s:o,s:s}", "id", k->id, "name", k->name,
                          "prefix", k->prefix, "scopes", scopes, "org", k->org_id, "project",
-                         k->project_id[0] ? json_string(k->project_id) : json_null(),
-                         "expires_at", json_time(k->expires_at), "created_at",
-                         json_time(k->created_at), "last_used_at", json_time(k->last_used_at),
-                         "created_by", k->principal_id);
+                         k->project_id[0] ? json_string(k->project_id) : json_null(), "expires_at",
+                         json_time(k->expires_at), "created_at", json_time(k->created_at),
+                         "last_used_at", json_time(k->last_used_at), "created_by", k->principal_id);
 }
 
 static json_t *key_created_json(const struct apikey *k, const char *token)
@@ -41,16 +40,18 @@ struct key_in {
 static int parse_scopes(struct reqctx *c, json_t *arr, scopeset_t *out)
 {
         if (!json_is_array(arr)) {
-                reply_error(c, 400, "invalid_request", "field 'scopes' must be an array of strings");
+                reply_error(c, 400, "invalid_request",
+                            "field 'scopes' must be an array of strings");
                 return -EINVAL;
         }
         scopeset_t set = 0;
         size_t i;
         json_t *v;
-        json_array_foreach(arr, i, v) {
-                scopeset_t bit = json_is_string(v) ? scope_from_name(json_string_value(v),
-                                                                     json_string_length(v))
-                                                   : 0;
+        json_array_foreach(arr, i, v)
+        {
+                scopeset_t bit = json_is_string(v)
+                                     ? scope_from_name(json_string_value(v), json_string_length(v))
+                                     : 0;
                 if (!bit) {
                         reply_error(c, 400, "invalid_request",
                                     "unknown scope at scopes[%zu]; known scopes: "
@@ -67,8 +68,8 @@ static int parse_scopes(struct reqctx *c, json_t *arr, scopeset_t *out)
 }
 
 /* Works out the org, project and scope ceiling of the new key; replies on failure. */
-static int key_target(struct reqctx *c, const struct key_in *in, uint32_t present,
-                      struct apikey *k, scopeset_t *ceiling)
+static int key_target(struct reqctx *c, const struct key_in *in, uint32_t present, struct apikey *k,
+                      scopeset_t *ceiling)
 {
         struct org org = {0};
         snprintf(org.id, sizeof(org.id), "%s", c->p.org_id);
@@ -108,8 +109,7 @@ static int key_insert_effect(struct reqctx *c, const struct apikey *k, const cha
         uint8_t hash[TOKEN_HASH_LEN];
         token_hash(c->d->secrets.pepper, token, API_KEY_LEN, hash);
         int r = store_begin(c->st);
-        if (r == 0 && (r = store_key_insert(c->st, k, hash)) == 0 &&
-            (r = audit_here(c, "ok")) == 0)
+        if (r == 0 && (r = store_key_insert(c->st, k, hash)) == 0 && (r = audit_here(c, "ok")) == 0)
                 r = store_commit(c->st);
         if (r < 0) {
                 store_rollback(c->st);
@@ -121,11 +121,11 @@ static int key_insert_effect(struct reqctx *c, const struct apikey *k, const cha
 void api_keys_create(struct reqctx *c)
 {
         static const struct jfield fields[] = {
-                JF_STR_FIELD(struct key_in, name, true),
-                JF_JSON_FIELD(struct key_in, scopes, true),
-                JF_STR_FIELD(struct key_in, project, false),
-                JF_INT_FIELD(struct key_in, expires_in_s, false, 1, KEY_MAX_TTL_S),
-                JF_STR_FIELD(struct key_in, org, false),
+            JF_STR_FIELD(struct key_in, name, true),
+            JF_JSON_FIELD(struct key_in, scopes, true),
+            JF_STR_FIELD(struct key_in, project, false),
+            JF_INT_FIELD(struct key_in, expires_in_s, false, 1, KEY_MAX_TTL_S),
+            JF_STR_FIELD(struct key_in, org, false),
         };
         if (c->p.method != AUTH_SESSION && !(c->p.scopes & SCOPE_KEYS_MANAGE)) {
                 reply_error(c, 403, "forbidden",

@@ -31,10 +31,10 @@ static int member_put_effect(struct reqctx *c, struct member_change *mc)
         if (r < 0 && r != -ENOENT)
                 return r;
         /* Demoting the last admin would leave the org without anyone able to manage it. */
-        if (old == ROLE_ADMIN && mc->role != ROLE_ADMIN && store_admin_count(c->st, mc->org_id) <= 1)
+        if (old == ROLE_ADMIN && mc->role != ROLE_ADMIN &&
+            store_admin_count(c->st, mc->org_id) <= 1)
                 return -EBUSY;
-        r = store_member_put(c->st, mc->org_id, mc->u->id, mc->role, now_ms() / 1000,
-                             &mc->created);
+        r = store_member_put(c->st, mc->org_id, mc->u->id, mc->role, now_ms() / 1000, &mc->created);
         if (r < 0)
                 return r;
         c->action = mc->created ? "member.add" : "member.update";
@@ -60,8 +60,8 @@ void api_members_put(struct reqctx *c)
                 char role[16];
         } in = {{0}, {0}};
         static const struct jfield fields[] = {
-                {"user", JF_STR, true, 0, 256, 0, 0},
-                {"role", JF_STR, true, 256, 16, 0, 0},
+            {"user", JF_STR, true, 0, 256, 0, 0},
+            {"role", JF_STR, true, 256, 16, 0, 0},
         };
         json_t *root = NULL;
         if (body_decode(c, fields, ARRAY_SIZE(fields), &in, NULL, &root) < 0)

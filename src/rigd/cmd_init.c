@@ -137,10 +137,11 @@ int cmd_init(const char *dir, const char *email, const char *password_file)
                 return 1;
         }
         if (access(key, F_OK) == 0 || access(db, F_OK) == 0) {
-                fprintf(stderr,
-                        "rigd init: %s is already initialised (found %s); nothing was changed.\n"
-                        "Use the admin key printed by the first init, or pick another --data-dir.\n",
-                        dir, access(key, F_OK) == 0 ? key : db);
+                fprintf(
+                    stderr,
+                    "rigd init: %s is already initialised (found %s); nothing was changed.\n"
+                    "Use the admin key printed by the first init, or pick another --data-dir.\n",
+                    dir, access(key, F_OK) == 0 ? key : db);
                 return 1;
         }
         char pw[PASSWORD_MAX_LEN + 2];
@@ -218,8 +219,9 @@ int cmd_audit_verify(const char *dir)
         char bad[ID_MAX];
         r = audit_verify(st, sec.audit_key, bad);
         if (r == -EBADMSG) {
-                printf("audit chain BROKEN at entry %s: the log was modified after it was written\n",
-                       bad);
+                printf(
+                    "audit chain BROKEN at entry %s: the log was modified after it was written\n",
+                    bad);
                 return 1;
         }
         if (r < 0) {

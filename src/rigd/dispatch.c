@@ -133,8 +133,8 @@ static bool rate_limited(struct reqctx *c, enum rl_class cls)
         snprintf(v, sizeof(v), "%d", retry);
         atomic_fetch_add(&c->d->metrics.rate_limited, 1);
         add_header(c, "Retry-After", v);
-        reply_error(c, 429, "rate_limited",
-                    "too many %s requests; retry after %d seconds", rl_class_name(cls), retry);
+        reply_error(c, 429, "rate_limited", "too many %s requests; retry after %d seconds",
+                    rl_class_name(cls), retry);
         return true;
 }
 
@@ -236,8 +236,8 @@ static void run_route(struct reqctx *c)
         int r = -ENOENT;
         if (rt->access != ACCESS_PUBLIC || find_header(c->req, H2O_TOKEN_AUTHORIZATION))
                 r = authenticate(c);
-        if (r < 0 && needs_auth && !(rt->access == ACCESS_METRICS && is_loopback(c->ip) &&
-                                     r == -ENOENT)) {
+        if (r < 0 && needs_auth &&
+            !(rt->access == ACCESS_METRICS && is_loopback(c->ip) && r == -ENOENT)) {
                 if (!rate_limited(c, rt->rl))
                         deny_unauthenticated(c, r);
                 return;

@@ -17,22 +17,38 @@ static int64_t now_us(void)
 static const char *reason(int status)
 {
         switch (status) {
-        case 200: return "OK";
-        case 201: return "Created";
-        case 202: return "Accepted";
-        case 204: return "No Content";
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 402: return "Payment Required";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 409: return "Conflict";
-        case 413: return "Payload Too Large";
-        case 422: return "Unprocessable Entity";
-        case 429: return "Too Many Requests";
-        case 503: return "Service Unavailable";
-        default: return status < 500 ? "Client Error" : "Internal Server Error";
+        case 200:
+                return "OK";
+        case 201:
+                return "Created";
+        case 202:
+                return "Accepted";
+        case 204:
+                return "No Content";
+        case 400:
+                return "Bad Request";
+        case 401:
+                return "Unauthorized";
+        case 402:
+                return "Payment Required";
+        case 403:
+                return "Forbidden";
+        case 404:
+                return "Not Found";
+        case 405:
+                return "Method Not Allowed";
+        case 409:
+                return "Conflict";
+        case 413:
+                return "Payload Too Large";
+        case 422:
+                return "Unprocessable Entity";
+        case 429:
+                return "Too Many Requests";
+        case 503:
+                return "Service Unavailable";
+        default:
+                return status < 500 ? "Client Error" : "Internal Server Error";
         }
 }
 
@@ -179,8 +195,8 @@ static json_t *scopes_json(scopeset_t set)
 json_t *me_json(const struct principal *p)
 {
         json_t *proj = p->project_id[0]
-                               ? json_pack("{s:s,s:s}", "id", p->project_id, "name", p->project_name)
-                               : json_null();
+                           ? json_pack("{s:s,s:s}", "id", p->project_id, "name", p->project_name)
+                           : json_null();
         return json_pack("{s:o,s:{s:s,s:s},s:o,s:o}", "principal", principal_json(p), "org", "id",
                          p->org_id, "name", p->org_name, "project", proj, "scopes",
                          scopes_json(p->scopes));
@@ -196,7 +212,8 @@ static void fill_entry(struct reqctx *c, struct audit_entry *e, const char *acti
         snprintf(e->action, sizeof(e->action), "%s", action);
         snprintf(e->target, sizeof(e->target), "%s", c->target);
         snprintf(e->org, sizeof(e->org), "%s", c->p.org_id);
-        snprintf(e->project, sizeof(e->project), "%s", c->project[0] ? c->project : c->p.project_id);
+        snprintf(e->project, sizeof(e->project), "%s",
+                 c->project[0] ? c->project : c->p.project_id);
         snprintf(e->result, sizeof(e->result), "%s", result);
         snprintf(e->ip, sizeof(e->ip), "%s", c->ip);
 }

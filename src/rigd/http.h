@@ -18,10 +18,10 @@ struct reqctx {
         enum http_method method;
         struct principal p;
         char ip[64];
-        char target[128];  /* audit target, set by handlers as soon as it is known */
+        char target[128]; /* audit target, set by handlers as soon as it is known */
         char project[ID_MAX];
         const char *action; /* overrides the route's audit action when set */
-        bool audited;      /* the handler wrote its audit entry */
+        bool audited;       /* the handler wrote its audit entry */
         bool replied;
         int64_t start_us;
 };
@@ -37,7 +37,7 @@ void http_register(h2o_pathconf_t *pathconf);
  * metrics, then sends. body is stolen. */
 void reply_json(struct reqctx *c, int status, json_t *body);
 void reply_error(struct reqctx *c, int status, const char *code, const char *fmt, ...)
-        _printf_(4, 5);
+    _printf_(4, 5);
 void reply_empty(struct reqctx *c, int status);
 void reply_text(struct reqctx *c, int status, const char *ctype, char *body, size_t len);
 /* Maps a negative errno from core to the contract's error: -ENOENT 404, -EEXIST 409,

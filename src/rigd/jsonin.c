@@ -80,8 +80,7 @@ int json_decode(json_t *obj, const struct jfield *fields, size_t n, void *out, u
                 json_t *v = json_object_get(obj, f->name);
                 if (!v || (json_is_null(v) && !f->required)) {
                         if (f->required) {
-                                snprintf(e->msg, sizeof(e->msg), "field '%s' is required",
-                                         f->name);
+                                snprintf(e->msg, sizeof(e->msg), "field '%s' is required", f->name);
                                 return -EINVAL;
                         }
                         continue;

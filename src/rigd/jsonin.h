@@ -21,10 +21,22 @@ struct jfield {
         int64_t min, max; /* JF_INT */
 };
 
-#define JF_STR_FIELD(st, f, req)  {#f, JF_STR, req, offsetof(st, f), sizeof(((st *)0)->f), 0, 0}
-#define JF_INT_FIELD(st, f, req, lo, hi) {#f, JF_INT, req, offsetof(st, f), 0, lo, hi}
-#define JF_BOOL_FIELD(st, f, req) {#f, JF_BOOL, req, offsetof(st, f), 0, 0, 0}
-#define JF_JSON_FIELD(st, f, req) {#f, JF_JSON, req, offsetof(st, f), 0, 0, 0}
+#define JF_STR_FIELD(st, f, req)                                                                   \
+        {                                                                                          \
+#f, JF_STR, req, offsetof(st, f), sizeof(((st *)0)->f), 0, 0                       \
+        }
+#define JF_INT_FIELD(st, f, req, lo, hi)                                                           \
+        {                                                                                          \
+#f, JF_INT, req, offsetof(st, f), 0, lo, hi                                        \
+        }
+#define JF_BOOL_FIELD(st, f, req)                                                                  \
+        {                                                                                          \
+#f, JF_BOOL, req, offsetof(st, f), 0, 0, 0                                         \
+        }
+#define JF_JSON_FIELD(st, f, req)                                                                  \
+        {                                                                                          \
+#f, JF_JSON, req, offsetof(st, f), 0, 0, 0                                         \
+        }
 
 struct jerr {
         char msg[192];

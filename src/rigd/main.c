@@ -9,53 +9,53 @@
 #include <stdio.h>
 
 static const char usage_text[] =
-        "NAME\n"
-        "    rigd - the Rigs daemon and its host commands\n"
-        "\n"
-        "SYNOPSIS\n"
-        "    rigd init [--data-dir D] [--email E] [--password-file F]\n"
-        "    rigd serve [--data-dir D] [--listen ADDR:PORT] [OPTIONS]\n"
-        "    rigd audit verify [--data-dir D]\n"
-        "    rigd routes\n"
-        "    rigd --version | --help\n"
-        "\n"
-        "DESCRIPTION\n"
-        "    init creates the data directory, the first admin user, org and project \"default\",\n"
-        "    and prints the admin API key once: the last line of standard output is the bare key.\n"
-        "    Run on an initialised directory it exits 1 and changes nothing.\n"
-        "\n"
-        "    serve runs the HTTP API in the foreground, one event loop per core, logging to\n"
-        "    standard error. SIGTERM or SIGINT stops accepting, finishes in-flight requests and\n"
-        "    exits 0.\n"
-        "\n"
-        "    audit verify recomputes the audit log's hash chain; it exits 0 when intact and 1\n"
-        "    naming the first entry that was changed, removed or reordered.\n"
-        "\n"
-        "    routes prints every served endpoint as \"METHOD PATH\".\n"
-        "\n"
-        "OPTIONS (serve)\n"
-        "    --data-dir D           data directory (default $RIGS_DATA_DIR or /var/lib/rigs)\n"
-        "    --listen ADDR:PORT     API address (default $RIGS_LISTEN or 127.0.0.1:7070)\n"
-        "    --threads N            event loops (default: one per core)\n"
-        "    --rate-limit CLASS=N   requests per minute for auth|rigs|apps|other; 0 disables\n"
-        "                           (defaults auth=120 rigs=180 apps=240 other=600); repeatable\n"
-        "    --allowed-origin O     extra Origin accepted for cookie-authenticated requests;\n"
-        "                           repeatable\n"
-        "    --max-connections N    open client connections (default 4096)\n"
-        "    --max-upload-mb N      file upload limit (default 1024)\n"
-        "    --header-timeout-ms N  time a client has to send a request's headers (default\n"
-        "                           10000); idle keep-alive connections close after it too\n"
-        "    --apps-listen, --apps-tls-listen, --tls-cert, --tls-key, --apps-domain,\n"
-        "    --ssh-listen, --ai-upstream PROVIDER=URL\n"
-        "                           edge settings (app router, SSH gateway, AI proxy); accepted\n"
-        "                           now, served by the releases that ship those edges\n"
-        "\n"
-        "ENVIRONMENT\n"
-        "    RIGS_DATA_DIR, RIGS_LISTEN\n"
-        "\n"
-        "EXIT STATUS\n"
-        "    0 success; 1 failure (already initialised, broken audit chain, cannot start);\n"
-        "    2 usage error.\n";
+    "NAME\n"
+    "    rigd - the Rigs daemon and its host commands\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    rigd init [--data-dir D] [--email E] [--password-file F]\n"
+    "    rigd serve [--data-dir D] [--listen ADDR:PORT] [OPTIONS]\n"
+    "    rigd audit verify [--data-dir D]\n"
+    "    rigd routes\n"
+    "    rigd --version | --help\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    init creates the data directory, the first admin user, org and project \"default\",\n"
+    "    and prints the admin API key once: the last line of standard output is the bare key.\n"
+    "    Run on an initialised directory it exits 1 and changes nothing.\n"
+    "\n"
+    "    serve runs the HTTP API in the foreground, one event loop per core, logging to\n"
+    "    standard error. SIGTERM or SIGINT stops accepting, finishes in-flight requests and\n"
+    "    exits 0.\n"
+    "\n"
+    "    audit verify recomputes the audit log's hash chain; it exits 0 when intact and 1\n"
+    "    naming the first entry that was changed, removed or reordered.\n"
+    "\n"
+    "    routes prints every served endpoint as \"METHOD PATH\".\n"
+    "\n"
+    "OPTIONS (serve)\n"
+    "    --data-dir D           data directory (default $RIGS_DATA_DIR or /var/lib/rigs)\n"
+    "    --listen ADDR:PORT     API address (default $RIGS_LISTEN or 127.0.0.1:7070)\n"
+    "    --threads N            event loops (default: one per core)\n"
+    "    --rate-limit CLASS=N   requests per minute for auth|rigs|apps|other; 0 disables\n"
+    "                           (defaults auth=120 rigs=180 apps=240 other=600); repeatable\n"
+    "    --allowed-origin O     extra Origin accepted for cookie-authenticated requests;\n"
+    "                           repeatable\n"
+    "    --max-connections N    open client connections (default 4096)\n"
+    "    --max-upload-mb N      file upload limit (default 1024)\n"
+    "    --header-timeout-ms N  time a client has to send a request's headers (default\n"
+    "                           10000); idle keep-alive connections close after it too\n"
+    "    --apps-listen, --apps-tls-listen, --tls-cert, --tls-key, --apps-domain,\n"
+    "    --ssh-listen, --ai-upstream PROVIDER=URL\n"
+    "                           edge settings (app router, SSH gateway, AI proxy); accepted\n"
+    "                           now, served by the releases that ship those edges\n"
+    "\n"
+    "ENVIRONMENT\n"
+    "    RIGS_DATA_DIR, RIGS_LISTEN\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success; 1 failure (already initialised, broken audit chain, cannot start);\n"
+    "    2 usage error.\n";
 
 static void usage(FILE *f)
 {
@@ -101,8 +101,17 @@ static int parse_uint(const char *s, long lo, long hi, long *out)
 }
 
 enum {
-        OPT_DATA_DIR = 1000, OPT_LISTEN, OPT_THREADS, OPT_RATE, OPT_ORIGIN, OPT_MAXCONN,
-        OPT_UPLOAD, OPT_HDR_TIMEOUT, OPT_EMAIL, OPT_PWFILE, OPT_EDGE,
+        OPT_DATA_DIR = 1000,
+        OPT_LISTEN,
+        OPT_THREADS,
+        OPT_RATE,
+        OPT_ORIGIN,
+        OPT_MAXCONN,
+        OPT_UPLOAD,
+        OPT_HDR_TIMEOUT,
+        OPT_EMAIL,
+        OPT_PWFILE,
+        OPT_EDGE,
 };
 
 static int serve_option(int opt, const char *arg, struct rigd_config *cfg)
@@ -151,30 +160,30 @@ static int serve_option(int opt, const char *arg, struct rigd_config *cfg)
 static int cmd_serve(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"data-dir", required_argument, NULL, OPT_DATA_DIR},
-                {"listen", required_argument, NULL, OPT_LISTEN},
-                {"threads", required_argument, NULL, OPT_THREADS},
-                {"rate-limit", required_argument, NULL, OPT_RATE},
-                {"allowed-origin", required_argument, NULL, OPT_ORIGIN},
-                {"max-connections", required_argument, NULL, OPT_MAXCONN},
-                {"max-upload-mb", required_argument, NULL, OPT_UPLOAD},
-                {"header-timeout-ms", required_argument, NULL, OPT_HDR_TIMEOUT},
-                {"apps-listen", required_argument, NULL, OPT_EDGE},
-                {"apps-tls-listen", required_argument, NULL, OPT_EDGE},
-                {"tls-cert", required_argument, NULL, OPT_EDGE},
-                {"tls-key", required_argument, NULL, OPT_EDGE},
-                {"apps-domain", required_argument, NULL, OPT_EDGE},
-                {"ssh-listen", required_argument, NULL, OPT_EDGE},
-                {"ai-upstream", required_argument, NULL, OPT_EDGE},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+            {"listen", required_argument, NULL, OPT_LISTEN},
+            {"threads", required_argument, NULL, OPT_THREADS},
+            {"rate-limit", required_argument, NULL, OPT_RATE},
+            {"allowed-origin", required_argument, NULL, OPT_ORIGIN},
+            {"max-connections", required_argument, NULL, OPT_MAXCONN},
+            {"max-upload-mb", required_argument, NULL, OPT_UPLOAD},
+            {"header-timeout-ms", required_argument, NULL, OPT_HDR_TIMEOUT},
+            {"apps-listen", required_argument, NULL, OPT_EDGE},
+            {"apps-tls-listen", required_argument, NULL, OPT_EDGE},
+            {"tls-cert", required_argument, NULL, OPT_EDGE},
+            {"tls-key", required_argument, NULL, OPT_EDGE},
+            {"apps-domain", required_argument, NULL, OPT_EDGE},
+            {"ssh-listen", required_argument, NULL, OPT_EDGE},
+            {"ai-upstream", required_argument, NULL, OPT_EDGE},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         struct rigd_config cfg = {
-                .threads = (int)sysconf(_SC_NPROCESSORS_ONLN),
-                .rate = {[RL_AUTH] = 120, [RL_RIGS] = 180, [RL_APPS] = 240, [RL_OTHER] = 600},
-                .max_connections = 4096,
-                .max_upload_mb = 1024,
-                .header_timeout_ms = 10000,
+            .threads = (int)sysconf(_SC_NPROCESSORS_ONLN),
+            .rate = {[RL_AUTH] = 120, [RL_RIGS] = 180, [RL_APPS] = 240, [RL_OTHER] = 600},
+            .max_connections = 4096,
+            .max_upload_mb = 1024,
+            .header_timeout_ms = 10000,
         };
         snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", default_data_dir());
         const char *listen = getenv("RIGS_LISTEN");
@@ -190,8 +199,8 @@ static int cmd_serve(int argc, char **argv)
                 }
                 if (opt == '?' || serve_option(opt, optarg, &cfg) < 0) {
                         if (opt != '?')
-                                fprintf(stderr, "rigd serve: invalid value '%s' for --%s\n",
-                                        optarg, opts[opt - OPT_DATA_DIR].name);
+                                fprintf(stderr, "rigd serve: invalid value '%s' for --%s\n", optarg,
+                                        opts[opt - OPT_DATA_DIR].name);
                         fprintf(stderr, "Try 'rigd --help'.\n");
                         return 2;
                 }
@@ -204,21 +213,31 @@ static int cmd_serve(int argc, char **argv)
 static int cmd_init_main(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"data-dir", required_argument, NULL, OPT_DATA_DIR},
-                {"email", required_argument, NULL, OPT_EMAIL},
-                {"password-file", required_argument, NULL, OPT_PWFILE},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+            {"email", required_argument, NULL, OPT_EMAIL},
+            {"password-file", required_argument, NULL, OPT_PWFILE},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         const char *dir = default_data_dir(), *email = "admin@localhost", *pwfile = NULL;
         int opt;
         while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 switch (opt) {
-                case OPT_DATA_DIR: dir = optarg; break;
-                case OPT_EMAIL: email = optarg; break;
-                case OPT_PWFILE: pwfile = optarg; break;
-                case 'h': usage(stdout); return 0;
-                default: fprintf(stderr, "Try 'rigd --help'.\n"); return 2;
+                case OPT_DATA_DIR:
+                        dir = optarg;
+                        break;
+                case OPT_EMAIL:
+                        email = optarg;
+                        break;
+                case OPT_PWFILE:
+                        pwfile = optarg;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'rigd --help'.\n");
+                        return 2;
                 }
         }
         if (!strchr(email, '@')) {
@@ -231,8 +250,8 @@ static int cmd_init_main(int argc, char **argv)
 static int cmd_audit(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"data-dir", required_argument, NULL, OPT_DATA_DIR},
-                {0},
+            {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+            {0},
         };
         if (argc < 2 || !streq(argv[1], "verify")) {
                 fprintf(stderr, "usage: rigd audit verify [--data-dir D]\n");

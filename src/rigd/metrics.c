@@ -1,7 +1,7 @@
 #include "rigd/metrics.h"
 
 static const double bucket_le[METRIC_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                 0.1,    0.25,  0.5,    1.0,   2.5,   5.0,  10.0};
+                                                 0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
 
 void metrics_observe(struct metrics *m, int cls, int status, int64_t micros)
 {
@@ -55,10 +55,11 @@ void metrics_render(struct metrics *m, struct buf *out, int active_sessions, int
                    (double)atomic_load_explicit(&m->latency_sum_us, memory_order_relaxed) / 1e6);
         buf_printf(out, "rigs_http_request_duration_seconds_count %llu\n",
                    (unsigned long long)count);
-        buf_printf(out,
-                   "# HELP rigs_active_sessions Browser sessions that are neither expired nor idle.\n"
-                   "# TYPE rigs_active_sessions gauge\nrigs_active_sessions %d\n",
-                   active_sessions);
+        buf_printf(
+            out,
+            "# HELP rigs_active_sessions Browser sessions that are neither expired nor idle.\n"
+            "# TYPE rigs_active_sessions gauge\nrigs_active_sessions %d\n",
+            active_sessions);
         buf_printf(out,
                    "# HELP rigs_http_connections Open client connections.\n"
                    "# TYPE rigs_http_connections gauge\nrigs_http_connections %d\n",

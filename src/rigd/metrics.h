@@ -6,8 +6,8 @@
 
 #include <stdatomic.h>
 
-#define METRIC_CLASSES  (RL_CLASS_MAX + 1) /* the rate-limit classes plus "none" (public) */
-#define METRIC_BUCKETS  14
+#define METRIC_CLASSES (RL_CLASS_MAX + 1) /* the rate-limit classes plus "none" (public) */
+#define METRIC_BUCKETS 14
 
 struct metrics {
         atomic_uint_fast64_t requests[METRIC_CLASSES][600]; /* by class and status */

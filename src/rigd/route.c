@@ -1,8 +1,8 @@
 #include "rigd/route.h"
 
 static const char *const method_names[] = {
-        [M_GET] = "GET", [M_POST] = "POST", [M_PUT] = "PUT", [M_PATCH] = "PATCH",
-        [M_DELETE] = "DELETE", [M_HEAD] = "HEAD",
+    [M_GET] = "GET",     [M_POST] = "POST",     [M_PUT] = "PUT",
+    [M_PATCH] = "PATCH", [M_DELETE] = "DELETE", [M_HEAD] = "HEAD",
 };
 
 const char *http_method_name(enum http_method m)

@@ -26,9 +26,9 @@ struct route {
         enum http_method method;
         const char *pattern; /* "/api/keys/{id}/rotate" */
         enum access access;
-        scopeset_t scopes;   /* all required (with ACCESS_AUTH / ACCESS_USER) */
+        scopeset_t scopes; /* all required (with ACCESS_AUTH / ACCESS_USER) */
         enum rl_class rl;
-        const char *action;  /* audit action for mutations; NULL for reads */
+        const char *action; /* audit action for mutations; NULL for reads */
         route_fn fn;
 };
 

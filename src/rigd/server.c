@@ -18,7 +18,8 @@
 
 static int open_listener(const char *host, uint16_t port)
 {
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+        struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                                 .ai_socktype = SOCK_STREAM,
                                  .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
         struct addrinfo *ai = NULL;
         char ps[8];
@@ -87,7 +88,7 @@ static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
         struct rigd_thread *t = H2O_STRUCT_FROM_MEMBER(struct rigd_thread, wake, receiver);
         while (!h2o_linklist_is_empty(messages)) {
                 h2o_multithread_message_t *msg =
-                        H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+                    H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
                 h2o_linklist_unlink(&msg->link);
                 free(msg);
         }
@@ -114,7 +115,8 @@ static void *thread_main(void *arg)
         t->accept_ctx.hosts = d->h2o.hosts;
         h2o_multithread_register_receiver(t->ctx.queue, &t->wake, on_wake);
         h2o_multithread_register_receiver(t->ctx.queue, &t->jobs_done, workpool_on_done);
-        t->listener = h2o_evloop_socket_create(t->ctx.loop, t->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+        t->listener =
+            h2o_evloop_socket_create(t->ctx.loop, t->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
         t->listener->data = t;
         h2o_socket_read_start(t->listener, on_accept);
         t->sweep_timer.cb = on_sweep;
@@ -169,7 +171,7 @@ static void setup_h2o(struct rigd *d)
         d->h2o.http1.req_timeout = (uint64_t)d->cfg.header_timeout_ms;
         d->h2o.http1.upgrade_to_http2 = 0;
         h2o_hostconf_t *host =
-                h2o_config_register_host(&d->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+            h2o_config_register_host(&d->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
         h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
         http_register(path);
 }

@@ -108,7 +108,7 @@ void workpool_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
 {
         while (!h2o_linklist_is_empty(messages)) {
                 h2o_multithread_message_t *msg =
-                        H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+                    H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
                 h2o_linklist_unlink(&msg->link);
                 struct job *j = (struct job *)(void *)msg;
                 struct rigd *d = j->t->d;

@@ -7,9 +7,9 @@
 
 struct job {
         h2o_multithread_message_t super;
-        void (*work)(struct job *j);  /* on a pool thread: no h2o, no store of the loop */
-        void (*done)(struct job *j);  /* on the loop thread */
-        struct reqctx *c;             /* NULL once the request is gone */
+        void (*work)(struct job *j); /* on a pool thread: no h2o, no store of the loop */
+        void (*done)(struct job *j); /* on the loop thread */
+        struct reqctx *c;            /* NULL once the request is gone */
         struct job_guard *guard;
         struct rigd_thread *t;
         struct job *next;
