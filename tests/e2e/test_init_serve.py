@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from helpers import (KEY_RE, assert_error, assert_status, clean_env,
-                     free_port, http_request, key_from_init, login, run_init,
-                     sqlite_databases, tree_snapshot)
+                     create_key, create_user, free_port, http_request,
+                     key_from_init, login, run_init, sqlite_databases,
+                     tree_snapshot)
 
 
 def _write(path, text):
@@ -236,3 +237,22 @@ def test_init_accepts_existing_empty_dir(rigd_bin, tmp_path):
     assert res.returncode == 0, f"{res.stdout}\n{res.stderr}"
     assert KEY_RE.match(key_from_init(res))
     assert os.listdir(data)
+
+
+def test_state_survives_restart(rigd_factory):
+    d = rigd_factory()
+    u = create_user(d)
+    cookie = login(d, u["email"], u["password"])
+    keep = create_key(d.admin, ["rigs:instances:read"])
+    gone = create_key(d.admin, ["rigs:instances:read"])
+    assert_status(d.admin.delete(f"/api/keys/{gone['id']}"), 204)
+    d.stop()
+
+    d2 = rigd_factory(init=False, data_dir=d.data_dir, admin_key=d.admin_key)
+    assert d2.admin.me()["principal"]["email"] == "admin@localhost"
+    assert d2.as_key(keep["key"]).me()["scopes"] == ["rigs:instances:read"]
+    assert_error(d2.req("GET", "/api/me", key=gone["key"]), 401,
+                 "unauthenticated")
+    # Sessions are stored (hashed) in SQLite and outlive the process.
+    assert d2.as_cookie(cookie).me()["principal"]["id"] == u["id"]
+    login(d2, u["email"], u["password"])
