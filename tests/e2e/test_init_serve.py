@@ -17,7 +17,7 @@ import pytest
 from helpers import (KEY_RE, assert_error, assert_status, clean_env,
                      create_key, create_user, free_port, http_request,
                      key_from_init, login, run_init, sqlite_databases,
-                     tree_snapshot)
+                     tree_snapshot, wait_healthy)
 
 
 def _write(path, text):
@@ -256,3 +256,35 @@ def test_state_survives_restart(rigd_factory):
     # Sessions are stored (hashed) in SQLite and outlive the process.
     assert d2.as_cookie(cookie).me()["principal"]["id"] == u["id"]
     login(d2, u["email"], u["password"])
+
+
+def test_rigs_listen_env_is_honoured(rigd_bin, tmp_path):
+    data = tmp_path / "data"
+    pw = _write(tmp_path / "pw", "listen-env-pw-1\n")
+    res = run_init(rigd_bin, data, password_file=pw)
+    assert res.returncode == 0, res.stderr
+    key = key_from_init(res)
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([str(rigd_bin), "serve", "--data-dir", str(data),
+                                 "--rate-limit", "other=0"],
+                                stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                env=clean_env({"RIGS_LISTEN": f"127.0.0.1:{port}"}))
+    try:
+        ok, why = wait_healthy(port, proc, log_path)
+        assert ok, f"{why}; log:\n{log_path.read_text(errors='replace')[-3000:]}"
+        r = http_request(port, "GET", "/api/me",
+                         headers={"Authorization": f"Bearer {key}"})
+        assert_status(r, 200)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                pytest.fail("rigd did not exit within 10 s of SIGTERM")
+    assert proc.returncode == 0, \
+        f"rigd exited {proc.returncode}; log:\n{log_path.read_text()[-3000:]}"
