@@ -258,7 +258,7 @@ def test_state_survives_restart(rigd_factory):
     login(d2, u["email"], u["password"])
 
 
-def test_rigs_listen_env_is_honoured(rigd_bin, tmp_path):
+def test_rigs_listen_env_is_honoured(rigd_bin, edge_flags, tmp_path):
     data = tmp_path / "data"
     pw = _write(tmp_path / "pw", "listen-env-pw-1\n")
     res = run_init(rigd_bin, data, password_file=pw)
@@ -267,8 +267,9 @@ def test_rigs_listen_env_is_honoured(rigd_bin, tmp_path):
     port = free_port()
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
+        edges = [a for f in edge_flags for a in (f, f"127.0.0.1:{free_port()}")]
         proc = subprocess.Popen([str(rigd_bin), "serve", "--data-dir", str(data),
-                                 "--rate-limit", "other=0"],
+                                 "--rate-limit", "other=0", *edges],
                                 stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                 env=clean_env({"RIGS_LISTEN": f"127.0.0.1:{port}"}))
     try:
