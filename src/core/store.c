@@ -111,17 +111,22 @@ int list_collect(sqlite3_stmt *s, const struct page *pg, size_t item_size, struc
                  int64_t (*row)(sqlite3_stmt *s, void *item))
 {
         int64_t last = 0;
-        size_t cap = (size_t)pg->limit;
-        out->items = xcalloc(cap ? cap : 1, item_size);
+        size_t limit = (size_t)pg->limit, cap = limit < 64 ? (limit ? limit : 1) : 64;
+        out->items = xcalloc(cap, item_size);
         out->n = 0;
         out->next = 0;
         int rc;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                if (out->n == cap) {
+                if (out->n == limit) {
                         /* One more row exists: continue after the last returned one. */
                         out->next = last;
                         break;
                 }
+                if (out->n == cap) {
+                        cap *= 2;
+                        out->items = xrealloc(out->items, cap * item_size);
+                }
+                memset((char *)out->items + out->n * item_size, 0, item_size);
                 last = row(s, (char *)out->items + out->n * item_size);
                 out->n++;
         }

@@ -69,9 +69,13 @@ struct runtime_ops {
         int (*reconcile)(struct runtime *rt, const char *const *keep, size_t n);
 };
 
+#define RIGS_TEMPLATES_DIR "/var/cache/rigs/templates"
+
 struct runtime {
         const struct runtime_ops *ops;
-        char data_dir[4096]; /* rigd's data dir: rigs/<id>/ and templates/ live below it */
+        char data_dir[4096];      /* rigd's data dir: rigs/<id>/ lives below it */
+        char templates_dir[4096]; /* <templates_dir>/<name>/rootfs; set to RIGS_TEMPLATES_DIR by
+                                   * runtime_ns_open, the caller may change it right after */
         void *backend;       /* backend state */
 };
 
