@@ -8,6 +8,7 @@
 #   DURATION     wrk duration per run (default 10s)
 #   THREADS      wrk threads (default 2)
 #   CONNECTIONS  wrk connections (default 64)
+#   ROUNDS       alternate nginx and rigd this many times and report medians (default 1)
 #   NGINX_ONLY=1 run only the nginx half (no rigd needed; body size BODY_BYTES, default 256)
 #   STRICT=1     exit 1 when the ratio rigd/nginx is below the target
 #
@@ -19,8 +20,10 @@ TARGET_RATIO=0.5
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
+ROUNDS=${ROUNDS:-1}
 NGINX_ONLY=${NGINX_ONLY:-0}
 BODY_BYTES=${BODY_BYTES:-256}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "api_me: ROUNDS must be a positive integer" >&2; exit 1; }
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
@@ -177,6 +180,8 @@ http {
     tcp_nopush on;
     keepalive_requests 100000000;
     keepalive_timeout 120s;
+    open_file_cache max=64 inactive=60s;
+    open_file_cache_valid 60s;
     client_body_temp_path $NGX/tmp/client_body;
     proxy_temp_path $NGX/tmp/proxy;
     fastcgi_temp_path $NGX/tmp/fastcgi;
@@ -231,23 +236,38 @@ errors_of() { # socket errors: connect + read + write + timeout
 
 requests_of() { awk '/requests in/ { print $1; exit }' "$1"; }
 
-run_wrk nginx "http://127.0.0.1:$NGINX_PORT/api/me"
-N_RPS=$(rps_of "$WORK/wrk_nginx.txt")
-N_P99=$(p99_ms_of "$WORK/wrk_nginx.txt")
-N_BAD=$(non2xx_of "$WORK/wrk_nginx.txt")
-N_ERR=$(errors_of "$WORK/wrk_nginx.txt")
-N_REQ=$(requests_of "$WORK/wrk_nginx.txt")
-{ [ -n "$N_RPS" ] && [ -n "$N_P99" ]; } || die "cannot parse wrk output: $(cat "$WORK/wrk_nginx.txt")"
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END {
+	if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-if [ "$NGINX_ONLY" != 1 ]; then
-	run_wrk rigd "http://127.0.0.1:$RIGD_PORT/api/me"
-	R_RPS=$(rps_of "$WORK/wrk_rigd.txt")
-	R_P99=$(p99_ms_of "$WORK/wrk_rigd.txt")
-	R_BAD=$(non2xx_of "$WORK/wrk_rigd.txt")
-	R_ERR=$(errors_of "$WORK/wrk_rigd.txt")
-	R_REQ=$(requests_of "$WORK/wrk_rigd.txt")
-	{ [ -n "$R_RPS" ] && [ -n "$R_P99" ]; } || die "cannot parse wrk output: $(cat "$WORK/wrk_rigd.txt")"
+# Alternate the servers ROUNDS times; report medians (steadier on a busy machine).
+N_RPS_ALL='' N_P99_ALL='' R_RPS_ALL='' R_P99_ALL=''
+N_BAD=0 N_ERR=0 N_REQ=0 R_BAD=0 R_ERR=0 R_REQ=0
+for round in $(seq 1 "$ROUNDS"); do
+	f=$WORK/wrk_nginx_$round.txt
+	run_wrk "nginx_$round" "http://127.0.0.1:$NGINX_PORT/api/me"
+	rps=$(rps_of "$f")
+	p99=$(p99_ms_of "$f")
+	{ [ -n "$rps" ] && [ -n "$p99" ]; } || die "cannot parse wrk output: $(cat "$f")"
+	N_RPS_ALL+=" $rps" N_P99_ALL+=" $p99"
+	N_BAD=$((N_BAD + $(non2xx_of "$f"))) N_ERR=$((N_ERR + $(errors_of "$f")))
+	N_REQ=$((N_REQ + $(requests_of "$f")))
+	[ "$NGINX_ONLY" != 1 ] || continue
+	f=$WORK/wrk_rigd_$round.txt
+	run_wrk "rigd_$round" "http://127.0.0.1:$RIGD_PORT/api/me"
+	rps=$(rps_of "$f")
+	p99=$(p99_ms_of "$f")
+	{ [ -n "$rps" ] && [ -n "$p99" ]; } || die "cannot parse wrk output: $(cat "$f")"
+	R_RPS_ALL+=" $rps" R_P99_ALL+=" $p99"
+	R_BAD=$((R_BAD + $(non2xx_of "$f"))) R_ERR=$((R_ERR + $(errors_of "$f")))
+	R_REQ=$((R_REQ + $(requests_of "$f")))
 	kill -0 "$RIGD_PID" 2>/dev/null || die "rigd died during the run: $(tail -n 20 "$WORK/rigd.log")"
+done
+json_array() { echo "[$(echo "$1" | xargs | sed 's/ /, /g')]"; }
+N_RPS=$(echo "$N_RPS_ALL" | median)
+N_P99=$(echo "$N_P99_ALL" | median)
+if [ "$NGINX_ONLY" != 1 ]; then
+	R_RPS=$(echo "$R_RPS_ALL" | median)
+	R_P99=$(echo "$R_P99_ALL" | median)
 fi
 
 # --- report ---------------------------------------------------------------------------------------
@@ -257,7 +277,8 @@ NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 HOST_JSON=$(printf '{"cpus": %s, "kernel": "%s"}' "$(nproc)" "$(uname -r)")
 
 echo
-printf 'GET /api/me, %s body bytes, wrk -t%s -c%s -d%s\n' "$BODY_SIZE" "$THREADS" "$CONNECTIONS" "$DURATION"
+printf 'GET /api/me, %s body bytes, wrk -t%s -c%s -d%s, %s round(s) (medians)\n' \
+	"$BODY_SIZE" "$THREADS" "$CONNECTIONS" "$DURATION" "$ROUNDS"
 printf '%-8s %14s %10s %12s %10s\n' server requests/s p99_ms requests errors
 printf '%-8s %14.0f %10.3f %12s %10s\n' nginx "$N_RPS" "$N_P99" "$N_REQ" "$((N_BAD + N_ERR))"
 
@@ -273,13 +294,15 @@ if [ "$NGINX_ONLY" = 1 ]; then
   "connections": $CONNECTIONS,
   "body_bytes": $BODY_SIZE,
   "host": $HOST_JSON,
+  "rounds": $ROUNDS,
   "nginx": {"version": "$NGINX_VERSION", "requests_per_sec": $N_RPS, "p99_ms": $N_P99,
-            "requests": $N_REQ, "non_2xx": $N_BAD, "socket_errors": $N_ERR},
+            "requests": $N_REQ, "non_2xx": $N_BAD, "socket_errors": $N_ERR,
+            "rounds_requests_per_sec": $(json_array "$N_RPS_ALL"), "rounds_p99_ms": $(json_array "$N_P99_ALL")},
   "rigd": null
 }
 EOF
 	log "wrote $OUT"
-	[ $((N_BAD + N_ERR)) -eq 0 ] || die "nginx answered errors: $(cat "$WORK/wrk_nginx.txt")"
+	[ $((N_BAD + N_ERR)) -eq 0 ] || die "nginx answered errors: $(cat "$WORK"/wrk_nginx_*.txt)"
 	exit 0
 fi
 
@@ -302,10 +325,13 @@ cat >"$OUT" <<EOF
   "connections": $CONNECTIONS,
   "body_bytes": $BODY_SIZE,
   "host": $HOST_JSON,
+  "rounds": $ROUNDS,
   "nginx": {"version": "$NGINX_VERSION", "requests_per_sec": $N_RPS, "p99_ms": $N_P99,
-            "requests": $N_REQ, "non_2xx": $N_BAD, "socket_errors": $N_ERR},
+            "requests": $N_REQ, "non_2xx": $N_BAD, "socket_errors": $N_ERR,
+            "rounds_requests_per_sec": $(json_array "$N_RPS_ALL"), "rounds_p99_ms": $(json_array "$N_P99_ALL")},
   "rigd": {"version": "$RIGD_VERSION", "requests_per_sec": $R_RPS, "p99_ms": $R_P99,
-           "requests": $R_REQ, "non_2xx": $R_BAD, "socket_errors": $R_ERR},
+           "requests": $R_REQ, "non_2xx": $R_BAD, "socket_errors": $R_ERR,
+           "rounds_requests_per_sec": $(json_array "$R_RPS_ALL"), "rounds_p99_ms": $(json_array "$R_P99_ALL")},
   "ratio": $RATIO,
   "p99_ratio": $P99_RATIO,
   "target_ratio": $TARGET_RATIO,

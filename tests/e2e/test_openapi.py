@@ -4,13 +4,23 @@
 as `{name}`. These tests fail (they never skip) when the binary is missing or the command fails:
 the docs are only trusted when they have been compared with a real route table.
 
+The last tests start a real rigd (temporary data dir, free loopback port), call every documented
+operation, successes and errors, and check each answer against openapi.yaml: the status must be
+documented for the operation and the JSON body must match its schema, with no undocumented
+fields.
+
 Environment:
   RIGD_BIN  path to the rigd binary (default: <repo>/build/src/rigd/rigd)
 """
 
+import http.client
+import json
 import os
 import re
+import signal
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -229,3 +239,396 @@ def test_openapi_paths_in_api_md(openapi_doc):
     assert not absent, "docs/openapi.yaml path(s) not mentioned in docs/api.md:\n  " + "\n  ".join(
         absent
     )
+
+
+# --- live answers <-> openapi.yaml schemas -----------------------------------------------------
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+ADMIN_EMAIL = "admin@example.test"
+ADMIN_PASSWORD = "openapi-admin-pw"
+DEV_EMAIL = "dev@example.test"
+DEV_PASSWORD = "openapi-dev-pw"
+
+
+class SchemaChecker:
+    """A small validator for the subset of OpenAPI 3.0 schemas that openapi.yaml uses: $ref,
+    allOf, type, nullable, required, properties (responses may not carry undocumented
+    properties), items, enum, pattern, minimum/maximum, format date-time."""
+
+    def __init__(self, doc):
+        self.doc = doc
+
+    def resolve(self, node):
+        seen = 0
+        while isinstance(node, dict) and "$ref" in node:
+            ref = node["$ref"]
+            assert ref.startswith("#/"), f"external $ref not supported: {ref}"
+            node = self.doc
+            for part in ref[2:].split("/"):
+                node = node[part]
+            seen += 1
+            assert seen < 50, f"$ref loop at {ref}"
+        return node
+
+    def flatten(self, schema):
+        """Merge allOf members into one schema (properties and required united)."""
+        schema = self.resolve(schema)
+        if "allOf" not in schema:
+            return schema
+        out = {k: v for k, v in schema.items() if k != "allOf"}
+        props = dict(out.get("properties") or {})
+        required = list(out.get("required") or [])
+        for sub in schema["allOf"]:
+            sub = self.flatten(sub)
+            for k, v in sub.items():
+                if k == "properties":
+                    props.update(v)
+                elif k == "required":
+                    required += [r for r in v if r not in required]
+                elif k not in out:
+                    out[k] = v
+        if props:
+            out["properties"] = props
+        if required:
+            out["required"] = required
+        return out
+
+    def check(self, schema, value, where="$"):
+        errs = []
+        self._check(schema, value, where, errs)
+        return errs
+
+    def _check(self, schema, value, where, errs):
+        s = self.flatten(schema)
+        if value is None:
+            if not s.get("nullable"):
+                errs.append(f"{where}: null is not allowed")
+            return
+        t = s.get("type") or ("object" if "properties" in s else None)
+        types = {
+            "object": dict, "array": list, "string": str, "boolean": bool,
+            "integer": int, "number": (int, float),
+        }
+        if t:
+            ok = isinstance(value, types[t]) and not (
+                t in ("integer", "number") and isinstance(value, bool))
+            if not ok:
+                errs.append(f"{where}: expected {t}, got {type(value).__name__} {value!r:.60}")
+                return
+        if "enum" in s and value not in s["enum"]:
+            errs.append(f"{where}: {value!r} not in {s['enum']}")
+        if isinstance(value, str):
+            if "pattern" in s and not re.search(s["pattern"], value):
+                errs.append(f"{where}: {value!r} does not match {s['pattern']}")
+            if s.get("format") == "date-time" and not RFC3339.match(value):
+                errs.append(f"{where}: {value!r} is not an RFC 3339 time")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if "minimum" in s and value < s["minimum"]:
+                errs.append(f"{where}: {value} < minimum {s['minimum']}")
+            if "maximum" in s and value > s["maximum"]:
+                errs.append(f"{where}: {value} > maximum {s['maximum']}")
+        if isinstance(value, list) and "items" in s:
+            for i, v in enumerate(value):
+                self._check(s["items"], v, f"{where}[{i}]", errs)
+        if isinstance(value, dict):
+            props = s.get("properties") or {}
+            for r in s.get("required") or []:
+                if r not in value:
+                    errs.append(f"{where}: required field {r!r} missing")
+            for k, v in value.items():
+                if k in props:
+                    self._check(props[k], v, f"{where}.{k}", errs)
+                elif props and s.get("additionalProperties") is not True:
+                    errs.append(f"{where}: field {k!r} is not documented")
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Live:
+    """A running rigd and an HTTP client that checks every answer against openapi.yaml."""
+
+    def __init__(self, doc, port, admin_key):
+        self.doc = doc
+        self.port = port
+        self.admin_key = admin_key
+        self.checker = SchemaChecker(doc)
+        self.covered = set()
+        self.problems = []
+
+    def find_op(self, method, path):
+        """The openapi operation (template, op) for a concrete path, or (None, None)."""
+        path = path.split("?", 1)[0]
+        for tmpl, item in (self.doc.get("paths") or {}).items():
+            rx = "^" + PARAM_RE.sub(r"[^/]+", re.escape(tmpl).replace(r"\{", "{").replace(
+                r"\}", "}")) + "$"
+            if re.match(rx, path) and method.lower() in item:
+                return tmpl, item[method.lower()]
+        return None, None
+
+    def call(self, method, path, body=None, key=None, cookie=None, origin=None, expect=None,
+             raw_body=None):
+        headers = {}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        if cookie:
+            headers["Cookie"] = f"rigs_session={cookie}"
+        if origin:
+            headers["Origin"] = origin
+        data = None
+        if raw_body is not None:
+            data = raw_body
+            headers["Content-Type"] = "application/json"
+        elif body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+            status, hdrs = resp.status, resp.getheaders()
+        finally:
+            conn.close()
+        ctype = dict((k.lower(), v) for k, v in hdrs).get("content-type", "")
+        parsed = None
+        if raw and ctype.startswith("application/json"):
+            parsed = json.loads(raw)
+        label = f"{method} {path}"
+        if expect is not None and status != expect:
+            self.problems.append(f"{label}: expected {expect}, got {status} {raw[:200]!r}")
+        tmpl, op = self.find_op(method, path)
+        if op is None:
+            # Not a documented operation: only an error answer is acceptable, in the Error shape.
+            if status < 400:
+                self.problems.append(f"{label}: answered {status} but is not in openapi.yaml")
+            elif parsed is not None:
+                for e in self.checker.check({"$ref": "#/components/schemas/Error"}, parsed):
+                    self.problems.append(f"{label} -> {status}: {e}")
+            return status, hdrs, parsed, raw
+        self.covered.add((method.upper(), normalise(tmpl)))
+        responses = op.get("responses") or {}
+        spec = responses.get(str(status)) or responses.get("default")
+        if spec is None:
+            self.problems.append(
+                f"{label}: status {status} is not documented for {method} {tmpl} "
+                f"(documented: {sorted(responses)}); body {raw[:200]!r}")
+            return status, hdrs, parsed, raw
+        spec = self.checker.resolve(spec)
+        content = spec.get("content") or {}
+        if not content:
+            if raw:
+                self.problems.append(f"{label} -> {status}: documented without a body, got {raw[:100]!r}")
+        elif "application/json" in content:
+            if parsed is None:
+                self.problems.append(f"{label} -> {status}: expected JSON, got {ctype!r} {raw[:100]!r}")
+            else:
+                schema = content["application/json"].get("schema") or {}
+                for e in self.checker.check(schema, parsed):
+                    self.problems.append(f"{label} -> {status}: {e}")
+        else:
+            media = next(iter(content))
+            if not ctype.startswith(media):
+                self.problems.append(f"{label} -> {status}: content type {ctype!r}, documented {media!r}")
+        return status, hdrs, parsed, raw
+
+
+def _cookie_from(hdrs):
+    for k, v in hdrs:
+        if k.lower() == "set-cookie" and v.startswith("rigs_session="):
+            return v.split(";", 1)[0].split("=", 1)[1]
+    return None
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, openapi_doc):
+    if not RIGD_BIN.exists():
+        pytest.fail(f"rigd binary not found at {RIGD_BIN}: build it or set RIGD_BIN")
+    tmp = tmp_path_factory.mktemp("openapi-live")
+    data = tmp / "data"
+    pwfile = tmp / "password"
+    pwfile.write_text(ADMIN_PASSWORD + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RIGS_")}
+    init = subprocess.run(
+        [str(RIGD_BIN), "init", "--data-dir", str(data), "--email", ADMIN_EMAIL,
+         "--password-file", str(pwfile)],
+        capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+    if init.returncode != 0:
+        pytest.fail(f"rigd init failed ({init.returncode}): {init.stderr}")
+    key = [ln for ln in init.stdout.splitlines() if ln.strip()][-1].strip()
+    port = _free_port()
+    args = [str(RIGD_BIN), "serve", "--data-dir", str(data), "--listen", f"127.0.0.1:{port}"]
+    for cls in ("auth", "rigs", "apps", "other"):
+        args += ["--rate-limit", f"{cls}=0"]
+    help_text = subprocess.run([str(RIGD_BIN), "--help"], capture_output=True, text=True,
+                               timeout=10, env=env).stdout
+    for flag in ("--apps-listen", "--ssh-listen"):  # keep edges off their fixed default ports
+        if flag in help_text:
+            args += [flag, f"127.0.0.1:{_free_port()}"]
+    log = open(tmp / "rigd.log", "wb")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env,
+                            stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"rigd serve exited {proc.returncode}: "
+                            f"{(tmp / 'rigd.log').read_text(errors='replace')[-2000:]}")
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                c.request("GET", "/healthz")
+                if c.getresponse().status == 200:
+                    c.close()
+                    break
+                c.close()
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("rigd serve did not answer /healthz within 20 s")
+            time.sleep(0.05)
+        yield Live(openapi_doc, port, key)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_live_answers_match_openapi(live):
+    """Call every documented operation (successes and the documented errors) and check the
+    status and body of each answer against openapi.yaml."""
+    L = live
+    K = L.admin_key
+    origin = f"http://127.0.0.1:{L.port}"
+
+    # health, metrics, identity
+    L.call("GET", "/healthz", expect=200)
+    L.call("GET", "/metrics", expect=200)
+    L.call("GET", "/api/me", key=K, expect=200)
+    L.call("GET", "/api/me", expect=401)
+    L.call("GET", "/api/me", key="rb_" + "0" * 32, expect=401)
+    L.call("PUT", "/api/me", key=K, expect=405)
+    L.call("GET", "/api/no-such-endpoint", key=K, expect=404)
+
+    # sessions
+    st, h, _, _ = L.call("POST", "/api/auth/login",
+                         {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}, expect=200)
+    admin_cookie = _cookie_from(h)
+    assert admin_cookie, f"login set no rigs_session cookie: {h}"
+    L.call("POST", "/api/auth/login", {"email": ADMIN_EMAIL, "password": "wrong-password"},
+           expect=401)
+    L.call("POST", "/api/auth/login", {"email": 5}, expect=400)
+    L.call("GET", "/api/me", cookie=admin_cookie, expect=200)
+
+    # users
+    st, _, dev, _ = L.call("POST", "/api/users", {"email": DEV_EMAIL, "password": DEV_PASSWORD,
+                                                  "role": "member", "name": "Dev"},
+                           key=K, expect=201)
+    dev_id = (dev or {}).get("id", "usr_missing")
+    L.call("POST", "/api/users", {"email": DEV_EMAIL, "password": DEV_PASSWORD,
+                                  "role": "member"}, key=K, expect=409)
+    L.call("POST", "/api/users", {"email": "x@example.test", "password": "long-enough",
+                                  "role": "owner"}, key=K, expect=400)
+    L.call("POST", "/api/users", raw_body=b"{not json", key=K, expect=400)
+    L.call("POST", "/api/users", raw_body=b'{"pad": "' + b"x" * (1 << 20) + b'"}', key=K,
+           expect=413)
+    L.call("GET", "/api/users", key=K, expect=200)
+    L.call("GET", "/api/users?limit=1", key=K, expect=200)
+    L.call("GET", "/api/users?limit=0", key=K, expect=400)
+    L.call("GET", "/api/users?cursor=bogus", key=K, expect=400)
+
+    # a member's session: forbidden things
+    st, h, _, _ = L.call("POST", "/api/auth/login",
+                         {"email": DEV_EMAIL, "password": DEV_PASSWORD}, expect=200)
+    dev_cookie = _cookie_from(h)
+    L.call("GET", "/api/users", cookie=dev_cookie, expect=403)
+    L.call("POST", "/api/keys", {"name": "too-much", "scopes": ["rigs:admin"]},
+           cookie=dev_cookie, origin=origin, expect=403)
+    L.call("POST", "/api/keys", {"name": "no-origin", "scopes": ["rigs:instances:read"]},
+           cookie=dev_cookie, expect=403)
+    L.call("GET", "/api/audit", cookie=dev_cookie, expect=403)
+    L.call("POST", "/api/orgs/default/projects", {"name": "nope"}, cookie=dev_cookie,
+           origin=origin, expect=403)
+
+    # orgs
+    st, _, org, _ = L.call("POST", "/api/orgs", {"name": "openapi-org"}, key=K, expect=201)
+    L.call("POST", "/api/orgs", {"name": "openapi-org"}, key=K, expect=409)
+    L.call("POST", "/api/orgs", {"name": "Bad Name"}, key=K, expect=400)
+    L.call("GET", "/api/orgs", key=K, expect=200)
+
+    # projects
+    L.call("POST", "/api/orgs/default/projects", {"name": "web"}, key=K, expect=201)
+    L.call("POST", "/api/orgs/default/projects", {"name": "web"}, key=K, expect=409)
+    L.call("GET", "/api/orgs/default/projects", key=K, expect=200)
+    L.call("GET", "/api/orgs/org_doesnotexist0000000/projects", key=K, expect=404)
+
+    # members
+    L.call("POST", "/api/orgs/openapi-org/members", {"user": DEV_EMAIL, "role": "member"},
+           key=K, expect=201)
+    L.call("POST", "/api/orgs/openapi-org/members", {"user": dev_id, "role": "admin"},
+           key=K, expect=200)
+    L.call("POST", "/api/orgs/openapi-org/members", {"user": "nobody@example.test",
+                                                     "role": "member"}, key=K, expect=404)
+    L.call("GET", "/api/orgs/openapi-org/members", key=K, expect=200)
+    L.call("DELETE", f"/api/orgs/openapi-org/members/{dev_id}", key=K, expect=204)
+    st, _, me, _ = L.call("GET", "/api/me", key=K)
+    admin_id = (me or {}).get("principal", {}).get("id", "usr_missing")
+    L.call("DELETE", f"/api/orgs/default/members/{admin_id}", key=K, expect=409)
+
+    # session org switch
+    L.call("POST", "/api/auth/switch", {"org": "openapi-org"}, cookie=admin_cookie,
+           origin=origin, expect=200)
+    L.call("POST", "/api/auth/switch", {"org": "default"}, key=K, expect=403)
+    L.call("POST", "/api/auth/switch", {"org": "no-such-org"}, cookie=admin_cookie,
+           origin=origin, expect=404)
+
+    # keys
+    st, _, k, _ = L.call("POST", "/api/keys", {"name": "ci", "scopes": ["rigs:instances:read"],
+                                               "project": "default", "expires_in_s": 3600},
+                         key=K, expect=201)
+    kid = (k or {}).get("id", "key_missing")
+    L.call("POST", "/api/keys", {"name": "ci", "scopes": ["rigs:nope"]}, key=K, expect=400)
+    L.call("POST", "/api/keys", {"name": "ci", "scopes": [], "project": "no-such-project"},
+           key=K, expect=404)
+    L.call("GET", "/api/keys", key=K, expect=200)
+    st, _, rot, _ = L.call("POST", f"/api/keys/{kid}/rotate", key=K, expect=200)
+    if k and rot:
+        L.call("GET", "/api/me", key=k["key"], expect=401)
+        L.call("GET", "/api/me", key=rot["key"], expect=200)
+        L.call("POST", "/api/keys", {"name": "x", "scopes": []}, key=rot["key"], expect=403)
+        L.call("POST", "/api/orgs", {"name": "from-bound-key"}, key=rot["key"], expect=403)
+    L.call("DELETE", f"/api/keys/{kid}", key=K, expect=204)
+    L.call("DELETE", f"/api/keys/{kid}", key=K, expect=404)
+    L.call("POST", f"/api/keys/{kid}/rotate", key=K, expect=404)
+
+    # audit
+    L.call("GET", "/api/audit", key=K, expect=200)
+    L.call("GET", "/api/audit?since=2000-01-01T00:00:00Z&action=key.create&limit=2", key=K,
+           expect=200)
+    L.call("GET", "/api/audit?since=yesterday", key=K, expect=400)
+
+    # logout last (it ends the session)
+    L.call("POST", "/api/auth/logout", cookie=admin_cookie, expect=403)  # no Origin
+    L.call("POST", "/api/auth/logout", cookie=admin_cookie, origin=origin, expect=204)
+    L.call("GET", "/api/me", cookie=admin_cookie, expect=401)
+    L.call("POST", "/api/auth/logout", key=K, expect=204)
+    L.call("POST", "/api/auth/logout", expect=401)
+
+    assert not L.problems, (
+        f"{len(L.problems)} answer(s) disagree with docs/openapi.yaml:\n  "
+        + "\n  ".join(L.problems))
+
+
+def test_live_covers_every_documented_operation(live, openapi_doc):
+    documented, _ = openapi_operations(openapi_doc)
+    if not live.covered:
+        pytest.fail("test_live_answers_match_openapi did not run first")
+    missed = sorted(label for key, label in documented.items() if key not in live.covered)
+    assert not missed, "documented operations the live test never called:\n  " + "\n  ".join(
+        missed)
