@@ -33,3 +33,26 @@ void api_keys_delete(struct reqctx *c);
 void api_keys_rotate(struct reqctx *c);
 
 void api_audit_list(struct reqctx *c);
+
+struct rig;
+struct rigd_thread;
+json_t *rig_json(const struct rig *r);
+/* Resolves the {id} path parameter (id, or name in the credential's project); replies 404. */
+int rig_from_path(struct reqctx *c, struct rig *out);
+int env_validate(struct reqctx *c, json_t *env, char **out);
+int network_validate(struct reqctx *c, json_t *net, char **out);
+void rigs_ttl_sweep(struct rigd_thread *t);
+
+void api_rigs_create(struct reqctx *c);
+void api_rigs_list(struct reqctx *c);
+void api_rigs_get(struct reqctx *c);
+void api_rigs_start(struct reqctx *c);
+void api_rigs_stop(struct reqctx *c);
+void api_rigs_restart(struct reqctx *c);
+void api_rigs_pause(struct reqctx *c);
+void api_rigs_resume(struct reqctx *c);
+void api_rigs_delete(struct reqctx *c);
+void api_rigs_exec(struct reqctx *c);
+void api_files_get(struct reqctx *c);
+void api_files_put(struct reqctx *c);
+void api_files_delete(struct reqctx *c);

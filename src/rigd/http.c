@@ -87,6 +87,13 @@ static void finish(struct reqctx *c, int status)
                        H2O_STRLIT("no-store"));
 }
 
+void reply_stream_begin(struct reqctx *c, int status, const char *ctype)
+{
+        finish(c, status);
+        h2o_add_header(&c->req->pool, &c->req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
+                       strlen(ctype));
+}
+
 void reply_text(struct reqctx *c, int status, const char *ctype, char *body, size_t len)
 {
         finish(c, status);
@@ -202,20 +209,25 @@ json_t *me_json(const struct principal *p)
                          scopes_json(p->scopes));
 }
 
-static void fill_entry(struct reqctx *c, struct audit_entry *e, const char *action,
-                       const char *result)
+void audit_fill(struct audit_entry *e, const struct principal *p, const char *ip,
+                const char *action, const char *target, const char *project, const char *result)
 {
         memset(e, 0, sizeof(*e));
         e->at = now_ms() / 1000;
-        snprintf(e->principal, sizeof(e->principal), "%s", c->p.id[0] ? c->p.id : "anonymous");
-        snprintf(e->kind, sizeof(e->kind), "%s", principal_kind_name(c->p.kind));
+        snprintf(e->principal, sizeof(e->principal), "%s", p->id[0] ? p->id : "anonymous");
+        snprintf(e->kind, sizeof(e->kind), "%s", principal_kind_name(p->kind));
         snprintf(e->action, sizeof(e->action), "%s", action);
-        snprintf(e->target, sizeof(e->target), "%s", c->target);
-        snprintf(e->org, sizeof(e->org), "%s", c->p.org_id);
-        snprintf(e->project, sizeof(e->project), "%s",
-                 c->project[0] ? c->project : c->p.project_id);
+        snprintf(e->target, sizeof(e->target), "%s", target);
+        snprintf(e->org, sizeof(e->org), "%s", p->org_id);
+        snprintf(e->project, sizeof(e->project), "%s", project && *project ? project : p->project_id);
         snprintf(e->result, sizeof(e->result), "%s", result);
-        snprintf(e->ip, sizeof(e->ip), "%s", c->ip);
+        snprintf(e->ip, sizeof(e->ip), "%s", ip);
+}
+
+static void fill_entry(struct reqctx *c, struct audit_entry *e, const char *action,
+                       const char *result)
+{
+        audit_fill(e, &c->p, c->ip, action, c->target, c->project, result);
 }
 
 int audit_here(struct reqctx *c, const char *result)

@@ -44,6 +44,9 @@ void reply_text(struct reqctx *c, int status, const char *ctype, char *body, siz
  * -EINVAL 400, -EACCES/-EPERM 403, -E2BIG 413, -EDQUOT 422, else 500 (logged, never detailed). */
 void reply_errno(struct reqctx *c, int r, const char *what);
 void add_header(struct reqctx *c, const char *name, const char *value);
+/* Does the bookkeeping of a reply (audit fallback, metrics) and sets status and content type;
+ * the caller then streams the body with h2o_start_response / h2o_send. */
+void reply_stream_begin(struct reqctx *c, int status, const char *ctype);
 
 /* Parses the body as a JSON object and decodes fields; replies 400/413 itself and returns < 0. */
 int body_decode(struct reqctx *c, const struct jfield *fields, size_t n, void *out,
@@ -58,6 +61,9 @@ int path_param(struct reqctx *c, int i, char *out, size_t outlen);
 
 /* Writes the handler's audit entry inside the caller's open transaction. */
 int audit_here(struct reqctx *c, const char *result);
+/* Fills an entry for an explicit actor (jobs that outlive their request). */
+void audit_fill(struct audit_entry *e, const struct principal *p, const char *ip,
+                const char *action, const char *target, const char *project, const char *result);
 /* Writes an audit entry in its own transaction (denials and failures). */
 void audit_now(struct reqctx *c, const char *action, const char *result);
 

@@ -29,10 +29,14 @@ struct rigd_config {
         int max_connections;
         uint64_t max_upload_mb;
         int header_timeout_ms;
+        char templates_dir[PATH_MAX];
+        int64_t quota_project_rigs;
+        int64_t quota_project_memory_mb;
 };
 
 struct rigd_thread;
 struct workpool;
+struct rigsvc;
 
 struct rigd {
         struct rigd_config cfg;
@@ -41,6 +45,7 @@ struct rigd {
         struct ratelimiter *rl;
         struct metrics metrics;
         struct workpool *pool;
+        struct rigsvc *rigs;
         h2o_globalconf_t h2o;
         atomic_int nconns;
         atomic_int inflight;

@@ -73,6 +73,18 @@ static void guard_dispose(void *arg)
         }
 }
 
+static void enqueue(struct workpool *p, struct job *j)
+{
+        pthread_mutex_lock(&p->lock);
+        if (p->tail)
+                p->tail->next = j;
+        else
+                p->head = j;
+        p->tail = j;
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+}
+
 void workpool_submit(struct workpool *p, struct reqctx *c, struct job *j)
 {
         struct job_guard *g = h2o_mem_alloc_shared(&c->req->pool, sizeof(*g), guard_dispose);
@@ -83,14 +95,18 @@ void workpool_submit(struct workpool *p, struct reqctx *c, struct job *j)
         j->next = NULL;
         memset(&j->super, 0, sizeof(j->super));
         atomic_fetch_add(&c->d->jobs_pending, 1);
-        pthread_mutex_lock(&p->lock);
-        if (p->tail)
-                p->tail->next = j;
-        else
-                p->head = j;
-        p->tail = j;
-        pthread_cond_signal(&p->cond);
-        pthread_mutex_unlock(&p->lock);
+        enqueue(p, j);
+}
+
+void workpool_submit_bg(struct workpool *p, struct rigd_thread *t, struct job *j)
+{
+        j->guard = NULL;
+        j->c = NULL;
+        j->t = t;
+        j->next = NULL;
+        memset(&j->super, 0, sizeof(j->super));
+        atomic_fetch_add(&t->d->jobs_pending, 1);
+        enqueue(p, j);
 }
 
 struct reqctx *job_take_request(struct job *j)

@@ -19,6 +19,8 @@ struct workpool *workpool_new(int nthreads);
 void workpool_free(struct workpool *p);
 /* Queues j for c's request; j must be heap-allocated and is freed by done(). */
 void workpool_submit(struct workpool *p, struct reqctx *c, struct job *j);
+/* Queues a job that belongs to no request (sweeps); done() runs on t's loop with j->c NULL. */
+void workpool_submit_bg(struct workpool *p, struct rigd_thread *t, struct job *j);
 /* Receiver callback registered on each loop thread's jobs_done receiver. */
 void workpool_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 /* Marks the job finished for the request: detaches the guard. Call first thing in done(). */
