@@ -2,6 +2,7 @@
  * the chosen command; commands live in cmd_*.c. */
 #include "rig/api.h"
 #include "rig/cli.h"
+#include "rig/cmd_rigs.h"
 
 #include "base/buf.h"
 
@@ -25,10 +26,19 @@ static const struct rig_cmd cmd_help_node = {
     .help = &help_help,
 };
 
-/* The root of the command tree. Future commands (create, ls, exec, ...) are one line here. */
+/* The root of the command tree: a new command is one line here. */
 static const struct rig_cmd *const root_subs[] = {
-    &rig_cmd_login,    &rig_cmd_logout, &rig_cmd_me,    &rig_cmd_keys,  &rig_cmd_orgs,
-    &rig_cmd_projects, &rig_cmd_users,  &rig_cmd_audit, &cmd_help_node, NULL,
+    &rig_cmd_login,   &rig_cmd_logout,
+    &rig_cmd_me,      &rig_cmd_create,
+    &rig_cmd_ls,      &rig_cmd_get,
+    &rig_cmd_start,   &rig_cmd_stop,
+    &rig_cmd_restart, &rig_cmd_pause,
+    &rig_cmd_resume,  &rig_cmd_rm,
+    &rig_cmd_exec,    &rig_cmd_cat,
+    &rig_cmd_cp,      &rig_cmd_keys,
+    &rig_cmd_orgs,    &rig_cmd_projects,
+    &rig_cmd_users,   &rig_cmd_audit,
+    &cmd_help_node,   NULL,
 };
 
 static const struct rig_help_opt root_opts[] = {
@@ -48,6 +58,7 @@ static const struct rig_help root_help = {
     .options = root_opts,
     .examples = "  rig login --url http://127.0.0.1:7070 --email admin@localhost\n"
                 "  rig me\n"
+                "  rig create web && rig exec web -- uname -a\n"
                 "  rig keys create ci --scope rigs:instances:read --expires 30d\n"
                 "  rig orgs ls --json\n"
                 "  rig audit --since 1h --action key.create",
