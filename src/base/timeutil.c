@@ -21,7 +21,18 @@ void fmt_rfc3339(int64_t epoch_s, char out[static 21])
         time_t t = (time_t)epoch_s;
         struct tm tm;
         gmtime_r(&t, &tm);
-        strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        int year = tm.tm_year + 1900;
+        if (year < 0 || year > 9999)
+                year = year < 0 ? 0 : 9999; /* RFC 3339 has four-digit years only */
+        snprintf(out, 21, "%04d-%02d-%02dT%02d:%02d:%02dZ", year, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static int days_in_month(int year, int month)
+{
+        static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        return month == 2 && leap ? 29 : days[month - 1];
 }
 
 static int digits(const char *s, size_t n, int *out)
@@ -45,7 +56,7 @@ int parse_rfc3339(const char *s, size_t len, int64_t *epoch_s)
         if (digits(s, 4, &Y) < 0 || digits(s + 5, 2, &M) < 0 || digits(s + 8, 2, &D) < 0 ||
             digits(s + 11, 2, &h) < 0 || digits(s + 14, 2, &m) < 0 || digits(s + 17, 2, &sec) < 0)
                 return -EINVAL;
-        if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+        if (M < 1 || M > 12 || D < 1 || D > days_in_month(Y, M) || h > 23 || m > 59 || sec > 60)
                 return -EINVAL;
         size_t i = 19;
         if (i < len && s[i] == '.') {

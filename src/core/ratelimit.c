@@ -1,16 +1,17 @@
 #include "core/ratelimit.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 
 #define RL_STRIPES     64
 #define RL_MAX_ENTRIES (1u << 20) /* hard cap on tracked (principal, class) pairs */
+/* A bucket of N per minute gains N units per millisecond; one token is 60000 units. */
+#define UNITS_PER_TOKEN 60000
 
 struct bucket {
         struct bucket *next;
         uint64_t hash;
-        double tokens;
+        int64_t units; /* tokens x UNITS_PER_TOKEN: integer arithmetic, no drift */
         int64_t last_ms;
         uint8_t cls;
         char who[];
@@ -121,12 +122,15 @@ static void stripe_grow(struct stripe *st)
         st->nslots = n;
 }
 
-static void refill(struct bucket *b, double cap, int64_t now_ms)
+static void refill(struct bucket *b, int64_t per_min, int64_t now_ms)
 {
+        int64_t full = per_min * UNITS_PER_TOKEN;
         if (now_ms > b->last_ms) {
-                b->tokens += (double)(now_ms - b->last_ms) * cap / 60000.0;
-                if (b->tokens > cap)
-                        b->tokens = cap;
+                int64_t elapsed = now_ms - b->last_ms;
+                /* Saturate before multiplying: an idle bucket is simply full. */
+                b->units = elapsed >= UNITS_PER_TOKEN ? full : b->units + elapsed * per_min;
+                if (b->units > full)
+                        b->units = full;
                 b->last_ms = now_ms;
         }
 }
@@ -135,7 +139,7 @@ int ratelimit_take(struct ratelimiter *rl, enum rl_class c, const char *who, int
 {
         if (c >= RL_CLASS_MAX || rl->per_min[c] == 0)
                 return 0;
-        double cap = rl->per_min[c];
+        int64_t cap = rl->per_min[c];
         uint64_t h = fnv1a(who, (uint8_t)c);
         struct stripe *st = &rl->stripes[h % RL_STRIPES];
         int retry = 0;
@@ -155,7 +159,7 @@ int ratelimit_take(struct ratelimiter *rl, enum rl_class c, const char *who, int
                 memcpy(b->who, who, wl + 1);
                 b->hash = h;
                 b->cls = (uint8_t)c;
-                b->tokens = cap;
+                b->units = cap * UNITS_PER_TOKEN;
                 b->last_ms = now_ms;
                 b->next = st->slots[k];
                 st->slots[k] = b;
@@ -163,11 +167,13 @@ int ratelimit_take(struct ratelimiter *rl, enum rl_class c, const char *who, int
                         stripe_grow(st);
         }
         refill(b, cap, now_ms);
-        if (b->tokens >= 1.0) {
-                b->tokens -= 1.0;
+        if (b->units >= UNITS_PER_TOKEN) {
+                b->units -= UNITS_PER_TOKEN;
         } else {
-                double wait_ms = (1.0 - b->tokens) * 60000.0 / cap;
-                retry = (int)ceil(wait_ms / 1000.0);
+                /* Whole seconds until one token has accumulated: a client that waits exactly
+                 * this long is served. */
+                int64_t wait_ms = (UNITS_PER_TOKEN - b->units + cap - 1) / cap;
+                retry = (int)((wait_ms + 999) / 1000);
                 if (retry < 1)
                         retry = 1;
         }
@@ -184,9 +190,9 @@ void ratelimiter_sweep(struct ratelimiter *rl, int64_t now_ms)
                         struct bucket **pp = &st->slots[j];
                         while (*pp) {
                                 struct bucket *b = *pp;
-                                double cap = rl->per_min[b->cls];
+                                int64_t cap = rl->per_min[b->cls];
                                 refill(b, cap, now_ms);
-                                if (cap == 0 || b->tokens >= cap) {
+                                if (cap == 0 || b->units >= cap * UNITS_PER_TOKEN) {
                                         *pp = b->next;
                                         free(b);
                                         st->count--;
