@@ -16,6 +16,7 @@
 /* How long a kill may take before it gives up with -ETIMEDOUT. */
 #define KILL_TIMEOUT_NS   (5 * 1000000000LL)
 #define FREEZE_TIMEOUT_NS (5 * 1000000000LL)
+#define KILL_ROUND_NS     (100 * 1000000LL)
 /* Nested cgroups below a rig (an exec's child, or what a rig with a delegated cgroup makes). */
 #define MAX_DEPTH 16
 
@@ -326,23 +327,32 @@ static int kill_rel(const struct cgroups *cg, const char *rel)
 {
         const struct cgroup_ops *ops = ops_of(cg);
         int64_t deadline = rt_now_ns() + KILL_TIMEOUT_NS;
+        int64_t last_round = 0;
         int64_t pause = 50000;
         for (;;) {
                 int n = walk_all(cg, rel, NULL);
                 if (n <= 0)
                         return n;
-                if (rt_now_ns() > deadline)
+                int64_t now = rt_now_ns();
+                if (now > deadline)
                         return -ETIMEDOUT;
-                if (ops->kill(cg, rel) == -EOPNOTSUPP) {
-                        /* Frozen, nothing can fork or exit (and free its pid for reuse) between
-                         * reading the list and signalling it; the kills land at the thaw. */
-                        int fr = ops->freeze(cg, rel, true, 200000000LL);
-                        walk_all(cg, rel, sigkill);
-                        if (fr >= 0)
-                                ops->freeze(cg, rel, false, 0);
+                /* A process with SIGKILL pending can no longer fork, so one round normally
+                 * suffices and the rest is waiting for the exits; repeat it now and then in case
+                 * something was moved in meanwhile. */
+                if (last_round == 0 || now - last_round > KILL_ROUND_NS) {
+                        last_round = now;
+                        if (ops->kill(cg, rel) == -EOPNOTSUPP) {
+                                /* Frozen, nothing can fork or exit (and free its pid for reuse)
+                                 * between reading the list and signalling it; the kills land at
+                                 * the thaw. */
+                                int fr = ops->freeze(cg, rel, true, KILL_ROUND_NS);
+                                walk_all(cg, rel, sigkill);
+                                if (fr >= 0)
+                                        ops->freeze(cg, rel, false, 0);
+                        }
                 }
                 rt_sleep_ns(pause);
-                pause = pause < 20000000 ? pause * 2 : pause;
+                pause = pause < 5000000 ? pause * 2 : pause;
         }
 }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -176,6 +177,7 @@ static int v2_freeze(const struct cgroups *cg, const char *rel, bool frozen, int
         if (fd < 0)
                 return -errno;
         int64_t deadline = rt_now_ns() + timeout_ns;
+        int64_t pause = 20000;
         for (;;) {
                 int v = 0;
                 r = events_value(fd, "frozen", &v);
@@ -190,11 +192,15 @@ static int v2_freeze(const struct cgroups *cg, const char *rel, bool frozen, int
                                 (void)rt_write_file(path, "0");
                         return -ETIMEDOUT;
                 }
+                /* The kernel rate-limits cgroup.events notifications to one per 10 ms, so a
+                 * freeze right after a thaw would wait for the limiter: poll with a short,
+                 * growing timeout as well. */
+                int64_t wait = pause < left ? pause : left;
+                struct timespec ts = {.tv_sec = wait / 1000000000, .tv_nsec = wait % 1000000000};
                 struct pollfd pfd = {.fd = fd, .events = POLLPRI};
-                int ms = (int)(left / 1000000) + 1;
-                /* Also wake now and then: a missed notification must not cost the timeout. */
-                if (poll(&pfd, 1, ms < 50 ? ms : 50) < 0 && errno != EINTR)
+                if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR)
                         return -errno;
+                pause = pause < 10000000 ? pause * 2 : pause;
         }
 }
 
