@@ -15,7 +15,6 @@
 #include <curl/curl.h>
 #include <math.h>
 #include <strings.h>
-#include <stdarg.h>
 
 /* Answers kept in memory (JSON, error bodies) are capped; streamed ones are not. */
 #define REQ_MAX_BODY (64u * 1024 * 1024)
@@ -23,6 +22,8 @@
 #define CREATE_WAIT_MS (10 * 60 * 1000)
 #define POLL_MS        100
 #define PROGRESS_MS    300
+/* A lifecycle call waits for the runtime; beyond this rigd is stuck. Streams have no limit. */
+#define JSON_CALL_TIMEOUT_S 600L
 
 /* ---- connection ---- */
 
@@ -480,6 +481,7 @@ int rig_json_call(struct rig_conn *cn, const char *method, const char *path, jso
             .method = method,
             .path = path,
             .body = text,
+            .timeout_s = JSON_CALL_TIMEOUT_S,
             .progress = progress,
             .ref = ref,
             .scope = scope,
