@@ -246,8 +246,9 @@ void api_orgs_list(struct reqctx *c)
         json_t *items = json_array();
         for (size_t i = 0; i < l.n; i++) {
                 const struct org *o = &((struct org *)l.items)[i];
-                /* A project-bound key sees its own org only. */
-                if (c->p.project_id[0] && !streq(o->id, c->p.org_id))
+                /* A key is bound to one org and lists that org only; a session lists every
+                 * org of its user (it can switch to them). */
+                if (c->p.method == AUTH_KEY && !streq(o->id, c->p.org_id))
                         continue;
                 json_array_append_new(items, org_json(o));
         }

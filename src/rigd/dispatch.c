@@ -190,7 +190,10 @@ static bool access_ok(struct reqctx *c)
         case ACCESS_PUBLIC:
                 return true;
         case ACCESS_METRICS:
-                return is_loopback(c->ip) || (c->p.scopes & SCOPE_ADMIN);
+                if (is_loopback(c->ip) || (c->p.scopes & SCOPE_ADMIN))
+                        return true;
+                reply_error(c, 403, "forbidden", "metrics need rigs:admin or a loopback client");
+                return false;
         case ACCESS_SESSION:
                 if (c->p.method != AUTH_SESSION) {
                         reply_error(c, 403, "forbidden",
