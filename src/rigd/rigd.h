@@ -70,6 +70,7 @@ struct rigd_thread {
         h2o_multithread_receiver_t jobs_done; /* completions from the work pool */
         h2o_timeout_entry_t sweep_timer;
         struct auth_cache *auth_cache;
+        bool woken; /* the shutdown message reached this loop */
 };
 
 static inline struct rigd_thread *thread_of(h2o_req_t *req)

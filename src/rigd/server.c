@@ -93,6 +93,7 @@ static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
                 free(msg);
         }
         stop_listening(t);
+        t->woken = true;
 }
 
 static void on_sweep(h2o_timeout_entry_t *entry)
@@ -122,7 +123,9 @@ static void *thread_main(void *arg)
         t->sweep_timer.cb = on_sweep;
         h2o_timeout_link(t->ctx.loop, &t->ctx.one_sec_timeout, &t->sweep_timer);
 
-        while (!atomic_load(&d->stopping))
+        /* Run until this thread's own wake-up message arrives (not merely until the stopping
+         * flag is seen): main sends it to every loop, and the queue must outlive it. */
+        while (!t->woken)
                 h2o_evloop_run(t->ctx.loop, INT32_MAX);
         /* Drain: finish in-flight requests, then give their replies a moment to flush. */
         int64_t deadline = mono_ms() + SHUTDOWN_GRACE_MS;
