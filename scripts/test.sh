@@ -44,8 +44,10 @@ if [ "${FAST:-0}" != 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   export LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0
-  stage "build (clang, ASan+UBSan)" env CC=clang build build-asan \
-    -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+  build_asan() {
+    CC=clang build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+  }
+  stage "build (clang, ASan+UBSan)" build_asan
   stage "unit tests under ASan+UBSan" meson test -C build-asan --print-errorlogs
   stage "end-to-end tests under ASan+UBSan" e2e build-asan
   unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
