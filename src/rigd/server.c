@@ -148,8 +148,11 @@ static void *thread_main(void *arg)
                 h2o_evloop_run(t->ctx.loop, 10);
         h2o_multithread_unregister_receiver(t->ctx.queue, &t->wake);
         h2o_multithread_unregister_receiver(t->ctx.queue, &t->jobs_done);
-        if (h2o_linklist_is_empty(&t->ctx.http1._conns))
+        if (h2o_linklist_is_empty(&t->ctx.http1._conns)) {
+                h2o_loop_t *loop = t->ctx.loop;
                 h2o_context_dispose(&t->ctx);
+                h2o_evloop_destroy(loop);
+        }
         auth_cache_free(t->auth_cache);
         return NULL;
 }
