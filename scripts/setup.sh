@@ -9,17 +9,20 @@ DATA_DIR=${RIGS_DATA_DIR:-/var/lib/rigs}
 LISTEN=${RIGS_LISTEN:-127.0.0.1:7070}
 LOG=${RIGS_LOG:-/var/log/rigd.log}
 
-echo "==> [1/4] installing Debian packages"
+echo "==> [1/5] installing Debian packages"
 ./scripts/deps.sh
 
-echo "==> [2/4] building"
+echo "==> [2/5] building the base template (Debian 12, about a minute the first time)"
+./scripts/build-template.sh /var/cache/rigs/templates
+
+echo "==> [3/5] building"
 [ -f build/build.ninja ] || meson setup build --prefix=/usr/local >/dev/null
 ninja -C build
 
-echo "==> [3/4] installing rigd and rig into /usr/local/bin"
+echo "==> [4/5] installing rigd and rig into /usr/local/bin"
 meson install -C build --quiet --no-rebuild
 
-echo "==> [4/4] starting rigd"
+echo "==> [5/5] starting rigd"
 if [ ! -f "$DATA_DIR/secret.key" ]; then
   rigd init --data-dir "$DATA_DIR"
   echo "    (the line above is the admin API key: export RIGS_API_KEY=<key> or run 'rig login --key <key>')"

@@ -36,6 +36,8 @@ e2e() {
     /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
 }
 
+# The base template (Debian 12 minbase, ~70 s once; cached by recipe hash afterwards).
+stage "base template" scripts/build-template.sh "${RIGS_TEMPLATES_DIR:-/var/cache/rigs/templates}"
 stage "build (gcc, debugoptimized)" build build
 stage "unit tests and fuzz corpus replay" meson test -C build --print-errorlogs
 stage "end-to-end tests" e2e build
