@@ -29,6 +29,16 @@ static const char *const migrations[] = {
     "  target TEXT, org_id TEXT, project_id TEXT, result TEXT NOT NULL, ip TEXT,"
     "  hash BLOB NOT NULL);"
     "CREATE INDEX audit_org ON audit(org_id, seq);",
+    /* 2: rigs */
+    "CREATE TABLE rigs(id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id),"
+    "  project_id TEXT NOT NULL REFERENCES projects(id), name TEXT NOT NULL,"
+    "  state TEXT NOT NULL, template TEXT NOT NULL, stateless INTEGER NOT NULL,"
+    "  cpus REAL NOT NULL, memory_mb INTEGER NOT NULL, max_processes INTEGER NOT NULL,"
+    "  disk_mb INTEGER NOT NULL, network TEXT NOT NULL, env TEXT NOT NULL,"
+    "  ttl_s INTEGER, expires_at INTEGER, uid_base INTEGER NOT NULL UNIQUE, ip TEXT,"
+    "  created_by TEXT NOT NULL, created_at INTEGER NOT NULL, error TEXT,"
+    "  UNIQUE(project_id, name));"
+    "CREATE INDEX rigs_org ON rigs(org_id);",
 };
 
 int store_errno(int rc)
