@@ -534,16 +534,9 @@ static int ns_reconcile(struct runtime *rt, const char *const *keep, size_t n)
                         }
                 closedir(d);
         }
-        char **ids;
-        size_t nids;
-        if (cgroup_list(&B(rt)->cg, &ids, &nids) == 0) {
-                for (size_t i = 0; i < nids; i++) {
-                        if (!kept(ids[i], keep, n))
-                                cgroup_destroy(&B(rt)->cg, ids[i]);
-                        free(ids[i]);
-                }
-                free(ids);
-        }
+        /* Cgroups are host-wide while this data dir is not: another rigd (another data dir)
+         * may own rigs/<id> cgroups this one never made, so only rigs with a directory here
+         * are reclaimed (ns_destroy above removes their cgroups too). */
         return ret;
 }
 
