@@ -7,7 +7,9 @@
 #include "rigd/authcache.h"
 #include "rigd/worker.h"
 
+#include <fcntl.h>
 #include <netdb.h>
+#include <sys/file.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -45,6 +47,46 @@ static int open_listener(const char *host, uint16_t port)
         }
         freeaddrinfo(ai);
         return fd;
+}
+
+/* SO_REUSEPORT would let a second daemon share the port silently: probe it exclusively first. */
+static int port_free(const char *host, uint16_t port)
+{
+        struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                                 .ai_socktype = SOCK_STREAM,
+                                 .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
+        struct addrinfo *ai = NULL;
+        char ps[8];
+        snprintf(ps, sizeof(ps), "%u", port);
+        if (getaddrinfo(host, ps, &hints, &ai) != 0)
+                return -EINVAL;
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1, r = 0;
+        if (fd < 0)
+                r = -errno;
+        else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+                 bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+                r = -errno;
+        if (fd >= 0)
+                close(fd);
+        freeaddrinfo(ai);
+        return r;
+}
+
+/* One daemon per data dir: a second one would race the first over the store and the rigs. */
+static int lock_data_dir(const char *dir)
+{
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof(path), "%s/rigd.lock", dir);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = -errno;
+                close(fd);
+                return r == -EWOULDBLOCK ? -EBUSY : r;
+        }
+        return fd; /* held until the process exits */
 }
 
 static void on_conn_close(void *data)
@@ -184,6 +226,7 @@ static void setup_h2o(struct rigd *d)
 
 static int start_threads(struct rigd *d)
 {
+
         for (int i = 0; i < d->nthreads; i++) {
                 struct rigd_thread *t = &d->threads[i];
                 t->d = d;
@@ -227,6 +270,19 @@ int rigd_serve(struct rigd_config *cfg)
         if (r < 0) {
                 log_error("%s is not an initialised data dir (%s): run `rigd init --data-dir %s`",
                           cfg->data_dir, strerror(-r), cfg->data_dir);
+                return 1;
+        }
+        int lock = lock_data_dir(cfg->data_dir);
+        if (lock < 0) {
+                log_error("%s: %s", cfg->data_dir,
+                          lock == -EBUSY ? "another rigd serves this data dir already"
+                                         : strerror(-lock));
+                return 1;
+        }
+        int pr = port_free(cfg->listen_host, cfg->listen_port);
+        if (pr < 0) {
+                log_error("cannot listen on %s:%u: %s", cfg->listen_host, cfg->listen_port,
+                          strerror(-pr));
                 return 1;
         }
         const char *bad;
