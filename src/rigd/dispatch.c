@@ -262,10 +262,18 @@ static void run_route(struct reqctx *c)
         rt->fn(c);
 }
 
+/* A request whose client left before any reply still counts as finished for the drain. */
+static void reqctx_dispose(void *arg)
+{
+        struct reqctx *c = arg;
+        if (!c->replied)
+                atomic_fetch_sub(&c->d->inflight, 1);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
         struct rigd_thread *t = thread_of(req);
-        struct reqctx *c = h2o_mem_alloc_pool(&req->pool, sizeof(*c));
+        struct reqctx *c = h2o_mem_alloc_shared(&req->pool, sizeof(*c), reqctx_dispose);
         memset(c, 0, sizeof(*c));
         c->req = req;
         c->t = t;

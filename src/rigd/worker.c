@@ -66,8 +66,6 @@ static void guard_dispose(void *arg)
 {
         struct job_guard *g = arg;
         if (g->job) {
-                /* The client left before the job finished: no reply will ever be sent. */
-                atomic_fetch_sub(&g->job->t->d->inflight, 1);
                 g->job->c = NULL;
                 g->job->guard = NULL;
         }
