@@ -3,7 +3,8 @@
  * resolve inside the rig, never outside. Special filesystems (proc, sysfs, devpts, ...) are
  * refused: rigd acts as host root, and a rig's /proc/sys must never become a way to write host
  * kernel settings. Errors: -ENOENT missing, -EXDEV/-ELOOP path not allowed, -ENOTEMPTY,
- * -EISDIR, -ENOTDIR, -ENOSPC disk full, other negative errno. */
+ * -EISDIR, -ENOTDIR, -ENOSPC disk full, -EOVERFLOW a filesystem of the rig's own user namespace
+ * (its /tmp: not writable from the host), other negative errno. */
 #pragma once
 
 #include "base/util.h"
