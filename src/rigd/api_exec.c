@@ -9,13 +9,14 @@
 #include "rigd/rigsvc.h"
 #include "runtime/shimproto.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <strings.h>
 
-#define EXEC_BUF_MAX      (16u << 20)
-#define EXEC_STREAM_HIGH  (1u << 20)
-#define EXEC_TIMEOUT_MAX  86400
-#define EXEC_ARGS_MAX     4096
+#define EXEC_BUF_MAX     (16u << 20)
+#define EXEC_STREAM_HIGH (1u << 20)
+#define EXEC_TIMEOUT_MAX 86400
+#define EXEC_ARGS_MAX    4096
 
 struct exec_ctx {
         struct reqctx *c;
@@ -23,13 +24,13 @@ struct exec_ctx {
         bool stream;
         bool done;
         int64_t start_ms;
-        struct buf out, err;           /* buffered mode */
+        struct buf out, err; /* buffered mode */
         bool out_trunc, err_trunc;
-        char carry[2][4];              /* incomplete UTF-8 tails, per stream */
+        char carry[2][4]; /* incomplete UTF-8 tails, per stream */
         size_t ncarry[2];
-        h2o_generator_t gen;           /* streaming mode */
+        h2o_generator_t gen; /* streaming mode */
         struct buf pending;
-        char *inflight;                /* buffer handed to h2o_send, freed on proceed */
+        char *inflight; /* buffer handed to h2o_send, freed on proceed */
         bool sending, final_sent, read_paused;
 };
 
@@ -182,8 +183,8 @@ static void on_exit_frame(struct exec_ctx *ex, const char *p, size_t n)
                 return;
         }
         json_t *o = json_pack("{s:I,s:o,s:o,s:b,s:I}", "exit_code", code, "stdout",
-                              clean_string(&ex->out), "stderr", clean_string(&ex->err),
-                              "timed_out", timed_out, "duration_ms", (json_int_t)dur);
+                              clean_string(&ex->out), "stderr", clean_string(&ex->err), "timed_out",
+                              timed_out, "duration_ms", (json_int_t)dur);
         if (ex->out_trunc || ex->err_trunc)
                 json_object_set_new(o, "truncated", json_true());
         reply_json(ex->c, 200, o);
@@ -286,7 +287,7 @@ static int exec_validate(struct reqctx *c, const struct exec_in *in)
                 bad = "cmd must be a non-empty array of strings";
         else
                 json_array_foreach(in->cmd, i, v) if (!json_is_string(v)) bad =
-                        "cmd must be a non-empty array of strings";
+                    "cmd must be a non-empty array of strings";
         if (!bad && in->stdin_ && !json_is_string(in->stdin_))
                 bad = "stdin must be a string";
         if (!bad && in->cwd[0] && in->cwd[0] != '/')
@@ -304,11 +305,11 @@ static int exec_validate(struct reqctx *c, const struct exec_in *in)
 static h2o_iovec_t build_frames(struct reqctx *c, const struct exec_in *in, const char *env_json)
 {
         json_t *env = json_loads(env_json, 0, NULL);
-        json_t *req = json_pack("{s:s,s:O,s:o,s:s,s:s,s:I,s:b}", "op", "exec", "argv", in->cmd,
-                                "env", env ? env : json_object(), "cwd",
-                                in->cwd[0] ? in->cwd : "/home/user", "user",
-                                in->user[0] ? in->user : "user", "timeout_s",
-                                (json_int_t)(in->timeout_s ? in->timeout_s : 60), "pty", 0);
+        json_t *req =
+            json_pack("{s:s,s:O,s:o,s:s,s:s,s:I,s:b}", "op", "exec", "argv", in->cmd, "env",
+                      env ? env : json_object(), "cwd", in->cwd[0] ? in->cwd : "/home/user", "user",
+                      in->user[0] ? in->user : "user", "timeout_s",
+                      (json_int_t)(in->timeout_s ? in->timeout_s : 60), "pty", 0);
         char *js = json_dumps(req, JSON_COMPACT);
         json_decref(req);
         const char *sin = in->stdin_ ? json_string_value(in->stdin_) : "";
@@ -346,12 +347,12 @@ static bool wants_ndjson(h2o_req_t *req)
 void api_rigs_exec(struct reqctx *c)
 {
         static const struct jfield fields[] = {
-                JF_JSON_FIELD(struct exec_in, cmd, true),
-                JF_JSON_FIELD(struct exec_in, env, false),
-                JF_STR_FIELD(struct exec_in, cwd, false),
-                {"stdin", JF_JSON, false, offsetof(struct exec_in, stdin_), 0, 0, 0},
-                JF_INT_FIELD(struct exec_in, timeout_s, false, 1, EXEC_TIMEOUT_MAX),
-                JF_STR_FIELD(struct exec_in, user, false),
+            JF_JSON_FIELD(struct exec_in, cmd, true),
+            JF_JSON_FIELD(struct exec_in, env, false),
+            JF_STR_FIELD(struct exec_in, cwd, false),
+            {"stdin", JF_JSON, false, offsetof(struct exec_in, stdin_), 0, 0, 0},
+            JF_INT_FIELD(struct exec_in, timeout_s, false, 1, EXEC_TIMEOUT_MAX),
+            JF_STR_FIELD(struct exec_in, user, false),
         };
         struct rigsvc *s = c->d->rigs;
         if (!s->ready) {
@@ -386,12 +387,18 @@ void api_rigs_exec(struct reqctx *c)
                 reply_error(c, 409, "conflict", "the rig is not running (its shim is gone)");
                 return;
         }
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+                close(fd);
+                reply_errno(c, -errno, "shim connection");
+                return;
+        }
         struct exec_ctx *ex = h2o_mem_alloc_shared(&c->req->pool, sizeof(*ex), exec_dispose);
         memset(ex, 0, sizeof(*ex));
         ex->c = c;
         ex->start_ms = now_ms();
         ex->stream = wants_ndjson(c->req);
-        ex->sock = h2o_evloop_socket_create(c->t->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        /* Flags 0: h2o reads into sock->input (DONT_READ is for listeners and would spin). */
+        ex->sock = h2o_evloop_socket_create(c->t->ctx.loop, fd, 0);
         ex->sock->data = ex;
         audit_now(c, "rig.exec", "ok");
         h2o_socket_write(ex->sock, &frames, 1, on_request_written);

@@ -53,6 +53,13 @@ static void reply_fs_error(struct reqctx *c, int r, const char *path)
         case -ENOTDIR:
                 reply_error(c, 404, "not_found", "no such file in the rig: %s", path);
                 return;
+        case -EOVERFLOW:
+                reply_error(
+                    c, 400, "invalid_path",
+                    "%s is on a filesystem of the rig's own namespace (such as /tmp), which "
+                    "the files API cannot write; write under /home/user or use exec",
+                    path);
+                return;
         case -EXDEV:
         case -ELOOP:
         case -EINVAL:
@@ -119,9 +126,9 @@ static void list_dir(struct reqctx *c, int fd, const char *path)
         json_t *items = json_array();
         for (size_t i = 0; i < n; i++)
                 json_array_append_new(
-                        items, json_pack("{s:s,s:s,s:I,s:I,s:o}", "name", e[i].name, "type",
-                                         e[i].type, "size", (json_int_t)e[i].size, "mode",
-                                         (json_int_t)e[i].mode, "mtime", json_time(e[i].mtime)));
+                    items, json_pack("{s:s,s:s,s:I,s:I,s:o}", "name", e[i].name, "type", e[i].type,
+                                     "size", (json_int_t)e[i].size, "mode", (json_int_t)e[i].mode,
+                                     "mtime", json_time(e[i].mtime)));
         free(e);
         reply_json(c, 200, json_pack("{s:s,s:o}", "path", path, "entries", items));
 }
@@ -146,8 +153,8 @@ void api_files_get(struct reqctx *c)
                 close(fd);
                 return;
         }
-        struct file_stream *fs = h2o_mem_alloc_shared(&c->req->pool, sizeof(*fs),
-                                                      file_stream_dispose);
+        struct file_stream *fs =
+            h2o_mem_alloc_shared(&c->req->pool, sizeof(*fs), file_stream_dispose);
         fs->fd = fd;
         fs->off = 0;
         fs->size = st.st_size;

@@ -27,14 +27,14 @@ json_t *rig_json(const struct rig *r)
         if (!env)
                 env = json_object();
         json_t *o = json_pack(
-                "{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:{s:f,s:I,s:I,s:I},s:o,s:o,s:o,s:o,s:s,s:o}", "id",
-                r->id, "name", r->name, "org", r->org_id, "project", r->project_id, "state",
-                rig_state_name(r->state), "template", r->template_name, "stateless", r->stateless,
-                "resources", "cpus", r->cpus, "memory_mb", (json_int_t)r->memory_mb,
-                "max_processes", (json_int_t)r->max_processes, "disk_mb", (json_int_t)r->disk_mb,
-                "network", net, "env", env, "ttl_s", r->ttl_s ? json_integer(r->ttl_s) : json_null(),
-                "expires_at", json_time(r->expires_at), "created_by", r->created_by,
-                "created_at", json_time(r->created_at));
+            "{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:{s:f,s:I,s:I,s:I},s:o,s:o,s:o,s:o,s:s,s:o}", "id",
+            r->id, "name", r->name, "org", r->org_id, "project", r->project_id, "state",
+            rig_state_name(r->state), "template", r->template_name, "stateless", r->stateless,
+            "resources", "cpus", r->cpus, "memory_mb", (json_int_t)r->memory_mb, "max_processes",
+            (json_int_t)r->max_processes, "disk_mb", (json_int_t)r->disk_mb, "network", net, "env",
+            env, "ttl_s", r->ttl_s ? json_integer(r->ttl_s) : json_null(), "expires_at",
+            json_time(r->expires_at), "created_by", r->created_by, "created_at",
+            json_time(r->created_at));
         if (r->error[0])
                 json_object_set_new(o, "error", json_string(r->error));
         return o;
@@ -137,8 +137,7 @@ static int parse_resources(struct reqctx *c, json_t *res, struct rig *r)
                 double v = json_number_value(cpus);
                 if (!json_is_number(cpus) || !isfinite(v) || v < 0.1 || v > s->host_cpus) {
                         reply_error(c, 400, "invalid_request",
-                                    "resources.cpus must be a number from 0.1 to %d",
-                                    s->host_cpus);
+                                    "resources.cpus must be a number from 0.1 to %d", s->host_cpus);
                         return -EINVAL;
                 }
                 r->cpus = v;
@@ -176,7 +175,8 @@ int env_validate(struct reqctx *c, json_t *env, char **out)
         size_t total = 0;
         const char *k;
         json_t *v;
-        json_object_foreach(env, k, v) {
+        json_object_foreach(env, k, v)
+        {
                 if (!env_name_ok(k) || !json_is_string(v)) {
                         reply_error(c, 400, "invalid_request",
                                     "env entries need a name like [A-Za-z_][A-Za-z0-9_]* and a "
@@ -248,8 +248,8 @@ int network_validate(struct reqctx *c, json_t *net, char **out)
                 else
                         json_array_foreach(allow, i, v) if (!json_is_string(v) ||
                                                             (!cidr_ok(json_string_value(v)) &&
-                                                             !host_ok(json_string_value(v))))
-                                bad = "network.egress.allow entries must be CIDRs or host names";
+                                                             !host_ok(json_string_value(v)))) bad =
+                            "network.egress.allow entries must be CIDRs or host names";
         } else if (egress && !json_is_string(egress) && !json_is_null(egress))
                 bad = "network.egress must be \"open\", \"none\" or {\"allow\": [...]}";
         if (!bad && ports && !json_is_null(ports)) {
@@ -260,8 +260,8 @@ int network_validate(struct reqctx *c, json_t *net, char **out)
                 else
                         json_array_foreach(ports, i, v) if (!json_is_integer(v) ||
                                                             json_integer_value(v) < 1 ||
-                                                            json_integer_value(v) > 65535)
-                                bad = "network.loopback_exempt_ports entries must be 1-65535";
+                                                            json_integer_value(v) > 65535) bad =
+                            "network.loopback_exempt_ports entries must be 1-65535";
         }
         if (bad) {
                 reply_error(c, 400, "invalid_request", "%s", bad);
@@ -323,13 +323,20 @@ static const char *action_audit_name(const struct rig_job *j)
         if (j->creating)
                 return "rig.create";
         switch (j->action) {
-        case RA_START: return "rig.start";
-        case RA_STOP: return "rig.stop";
-        case RA_RESTART: return "rig.restart";
-        case RA_PAUSE: return "rig.pause";
-        case RA_RESUME: return "rig.resume";
-        case RA_DELETE: return "rig.delete";
-        default: return "rig.exec";
+        case RA_START:
+                return "rig.start";
+        case RA_STOP:
+                return "rig.stop";
+        case RA_RESTART:
+                return "rig.restart";
+        case RA_PAUSE:
+                return "rig.pause";
+        case RA_RESUME:
+                return "rig.resume";
+        case RA_DELETE:
+                return "rig.delete";
+        default:
+                return "rig.exec";
         }
 }
 
@@ -376,13 +383,20 @@ static void rig_job_done(struct job *jb)
         if (c) {
                 c->audited = true;
                 if (j->result < 0 || r < 0) {
-                        reply_error(c, 500, "internal",
-                                    "the rig could not be %s; see GET /api/rigs/%s for its state",
-                                    j->creating ? "created" : "changed", j->rig.id);
+                        if (j->creating)
+                                reply_error(c, 500, "internal",
+                                            "the rig could not be started (%s); nothing was kept",
+                                            strerror(-(j->result < 0 ? j->result : r)));
+                        else
+                                reply_error(c, 500, "internal",
+                                            "the rig could not be changed (%s); see GET "
+                                            "/api/rigs/%s for its state",
+                                            strerror(-(j->result < 0 ? j->result : r)), j->rig.id);
                 } else if (!j->creating && j->action == RA_DELETE) {
                         reply_empty(c, 204);
                 } else {
                         j->rig.state = j->to;
+                        j->rig.error[0] = '\0';
                         reply_json(c, j->creating ? 201 : 200, rig_json(&j->rig));
                 }
         }
@@ -428,8 +442,7 @@ static int check_quota(struct reqctx *c, const struct rig *r)
         return 0;
 }
 
-static int create_validate(struct reqctx *c, struct create_in *in, uint32_t present,
-                           struct rig *r)
+static int create_validate(struct reqctx *c, struct create_in *in, uint32_t present, struct rig *r)
 {
         if (!name_valid(in->name)) {
                 reply_error(c, 400, "invalid_request",
@@ -447,8 +460,9 @@ static int create_validate(struct reqctx *c, struct create_in *in, uint32_t pres
             env_validate(c, in->env, &r->env) < 0)
                 return -EINVAL;
         struct project p;
-        const char *want = in->project[0] ? in->project : c->p.project_id[0] ? c->p.project_id
-                                                                               : "default";
+        const char *want = in->project[0]       ? in->project
+                           : c->p.project_id[0] ? c->p.project_id
+                                                : "default";
         int ret = store_project_resolve(c->st, c->p.org_id, want, &p);
         if (ret == 0 && c->p.project_id[0] && !streq(p.id, c->p.project_id))
                 ret = -ENOENT;
@@ -465,14 +479,14 @@ static int create_validate(struct reqctx *c, struct create_in *in, uint32_t pres
 void api_rigs_create(struct reqctx *c)
 {
         static const struct jfield fields[] = {
-                JF_STR_FIELD(struct create_in, name, true),
-                JF_STR_FIELD(struct create_in, project, false),
-                JF_STR_FIELD(struct create_in, template, false),
-                JF_BOOL_FIELD(struct create_in, stateless, false),
-                JF_JSON_FIELD(struct create_in, resources, false),
-                JF_JSON_FIELD(struct create_in, network, false),
-                JF_JSON_FIELD(struct create_in, env, false),
-                JF_INT_FIELD(struct create_in, ttl_s, false, 1, RIG_TTL_MAX_S),
+            JF_STR_FIELD(struct create_in, name, true),
+            JF_STR_FIELD(struct create_in, project, false),
+            JF_STR_FIELD(struct create_in, template, false),
+            JF_BOOL_FIELD(struct create_in, stateless, false),
+            JF_JSON_FIELD(struct create_in, resources, false),
+            JF_JSON_FIELD(struct create_in, network, false),
+            JF_JSON_FIELD(struct create_in, env, false),
+            JF_INT_FIELD(struct create_in, ttl_s, false, 1, RIG_TTL_MAX_S),
         };
         if (!runtime_ok(c))
                 return;

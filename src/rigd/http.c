@@ -219,7 +219,8 @@ void audit_fill(struct audit_entry *e, const struct principal *p, const char *ip
         snprintf(e->action, sizeof(e->action), "%s", action);
         snprintf(e->target, sizeof(e->target), "%s", target);
         snprintf(e->org, sizeof(e->org), "%s", p->org_id);
-        snprintf(e->project, sizeof(e->project), "%s", project && *project ? project : p->project_id);
+        snprintf(e->project, sizeof(e->project), "%s",
+                 project && *project ? project : p->project_id);
         snprintf(e->result, sizeof(e->result), "%s", result);
         snprintf(e->ip, sizeof(e->ip), "%s", ip);
 }

@@ -1,6 +1,7 @@
 /* rigd: the Rigs daemon and its host commands. */
 #include "rigd/commands.h"
 #include "rigd/http.h"
+#include "runtime/runtime.h"
 
 #include "base/log.h"
 
@@ -45,6 +46,11 @@ static const char usage_text[] =
     "    --max-upload-mb N      file upload limit (default 1024)\n"
     "    --header-timeout-ms N  time a client has to send a request's headers (default\n"
     "                           10000); idle keep-alive connections close after it too\n"
+    "    --templates-dir D      where <name>/rootfs templates live (default\n"
+    "                           /var/cache/rigs/templates, built by scripts/build-template.sh)\n"
+    "    --quota-project-rigs N rigs per project (default 100)\n"
+    "    --quota-project-memory-mb N\n"
+    "                           total memory_mb of a project's rigs (default 262144)\n"
     "    --apps-listen, --apps-tls-listen, --tls-cert, --tls-key, --apps-domain,\n"
     "    --ssh-listen, --ai-upstream PROVIDER=URL\n"
     "                           edge settings (app router, SSH gateway, AI proxy); accepted\n"
@@ -101,6 +107,9 @@ static int parse_uint(const char *s, long lo, long hi, long *out)
 }
 
 enum {
+        OPT_TEMPLATES = 900,
+        OPT_QUOTA_RIGS,
+        OPT_QUOTA_MEM,
         OPT_DATA_DIR = 1000,
         OPT_LISTEN,
         OPT_THREADS,
@@ -152,6 +161,19 @@ static int serve_option(int opt, const char *arg, struct rigd_config *cfg)
                 return 0;
         case OPT_EDGE:
                 return 0;
+        case OPT_TEMPLATES:
+                snprintf(cfg->templates_dir, sizeof(cfg->templates_dir), "%s", arg);
+                return 0;
+        case OPT_QUOTA_RIGS:
+                if (parse_uint(arg, 0, 1000000, &v) < 0)
+                        return -EINVAL;
+                cfg->quota_project_rigs = v;
+                return 0;
+        case OPT_QUOTA_MEM:
+                if (parse_uint(arg, 0, 1L << 40, &v) < 0)
+                        return -EINVAL;
+                cfg->quota_project_memory_mb = v;
+                return 0;
         default:
                 return -EINVAL;
         }
@@ -168,6 +190,9 @@ static int cmd_serve(int argc, char **argv)
             {"max-connections", required_argument, NULL, OPT_MAXCONN},
             {"max-upload-mb", required_argument, NULL, OPT_UPLOAD},
             {"header-timeout-ms", required_argument, NULL, OPT_HDR_TIMEOUT},
+            {"templates-dir", required_argument, NULL, OPT_TEMPLATES},
+            {"quota-project-rigs", required_argument, NULL, OPT_QUOTA_RIGS},
+            {"quota-project-memory-mb", required_argument, NULL, OPT_QUOTA_MEM},
             {"apps-listen", required_argument, NULL, OPT_EDGE},
             {"apps-tls-listen", required_argument, NULL, OPT_EDGE},
             {"tls-cert", required_argument, NULL, OPT_EDGE},
@@ -184,6 +209,9 @@ static int cmd_serve(int argc, char **argv)
             .max_connections = 4096,
             .max_upload_mb = 1024,
             .header_timeout_ms = 10000,
+            .templates_dir = RIGS_TEMPLATES_DIR,
+            .quota_project_rigs = 100,
+            .quota_project_memory_mb = 262144,
         };
         snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", default_data_dir());
         const char *listen = getenv("RIGS_LISTEN");
@@ -198,9 +226,12 @@ static int cmd_serve(int argc, char **argv)
                         return 0;
                 }
                 if (opt == '?' || serve_option(opt, optarg, &cfg) < 0) {
-                        if (opt != '?')
-                                fprintf(stderr, "rigd serve: invalid value '%s' for --%s\n", optarg,
-                                        opts[opt - OPT_DATA_DIR].name);
+                        for (const struct option *o = opts; opt != '?' && o->name; o++)
+                                if (o->val == opt) {
+                                        fprintf(stderr, "rigd serve: invalid value '%s' for --%s\n",
+                                                optarg, o->name);
+                                        break;
+                                }
                         fprintf(stderr, "Try 'rigd --help'.\n");
                         return 2;
                 }

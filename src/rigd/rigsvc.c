@@ -15,9 +15,10 @@ int rigsvc_init(struct rigsvc *s, const char *data_dir, const char *templates_di
         snprintf(s->templates_dir, sizeof(s->templates_dir), "%s", templates_dir);
         s->host_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
         struct sysinfo si;
-        s->host_memory_mb = sysinfo(&si) == 0 ? (int64_t)(si.totalram / 1048576 * si.mem_unit) : 1024;
-        s->defaults = (struct rig_defaults){.cpus = 1, .memory_mb = 512, .max_processes = 512,
-                                            .disk_mb = 1024};
+        s->host_memory_mb =
+            sysinfo(&si) == 0 ? (int64_t)(si.totalram / 1048576 * si.mem_unit) : 1024;
+        s->defaults = (struct rig_defaults){
+            .cpus = 1, .memory_mb = 512, .max_processes = 512, .disk_mb = 1024};
         if (s->defaults.cpus > s->host_cpus)
                 s->defaults.cpus = s->host_cpus;
         s->quota = (struct rig_quota){.project_rigs = 100, .project_memory_mb = 262144};
@@ -78,7 +79,8 @@ int rigsvc_spec(const struct rig *r, struct rig_spec *spec)
         snprintf(spec->hostname, sizeof(spec->hostname), "%s", r->name);
         snprintf(spec->template_name, sizeof(spec->template_name), "%s", r->template_name);
         spec->stateless = r->stateless;
-        spec->limits = (struct rig_limits){.cpus = r->cpus, .memory_mb = r->memory_mb,
+        spec->limits = (struct rig_limits){.cpus = r->cpus,
+                                           .memory_mb = r->memory_mb,
                                            .max_processes = r->max_processes,
                                            .disk_mb = r->disk_mb};
         spec->uid_base = r->uid_base;
@@ -91,8 +93,10 @@ int rigsvc_spec(const struct rig *r, struct rig_spec *spec)
         size_t i = 0;
         const char *k;
         json_t *v;
-        json_object_foreach(env, k, v) {
-                spec->env[i++] = xasprintf("%s=%s", k, json_string_value(v) ? json_string_value(v) : "");
+        json_object_foreach(env, k, v)
+        {
+                spec->env[i++] =
+                    xasprintf("%s=%s", k, json_string_value(v) ? json_string_value(v) : "");
         }
         json_decref(env);
         return 0;
@@ -148,7 +152,7 @@ static void reconcile_audit(struct store *st, const uint8_t key[32], const struc
 {
         struct audit_entry e = {.at = now_ms() / 1000};
         snprintf(e.principal, sizeof(e.principal), "rigd");
-        snprintf(e.kind, sizeof(e.kind), "system");
+        snprintf(e.kind, sizeof(e.kind), "anonymous"); /* rigd itself, not a principal */
         snprintf(e.action, sizeof(e.action), "%s", action);
         snprintf(e.target, sizeof(e.target), "%s", r->id);
         snprintf(e.org, sizeof(e.org), "%s", r->org_id);

@@ -20,15 +20,15 @@ struct rig_quota {
 
 struct rigsvc {
         struct runtime rt;
-        bool ready;             /* the backend opened; otherwise rig routes answer 503 */
-        char why[256];          /* why it is not ready */
+        bool ready;    /* the backend opened; otherwise rig routes answer 503 */
+        char why[256]; /* why it is not ready */
         char templates_dir[4096];
         struct rig_defaults defaults;
         struct rig_quota quota;
         int host_cpus;
         int64_t host_memory_mb;
-        pthread_mutex_t lock;   /* guards busy */
-        char (*busy)[ID_MAX];   /* rig ids with an operation in flight */
+        pthread_mutex_t lock; /* guards busy */
+        char (*busy)[ID_MAX]; /* rig ids with an operation in flight */
         size_t nbusy, capbusy;
 };
 

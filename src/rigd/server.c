@@ -4,7 +4,9 @@
 
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "rigd/api.h"
 #include "rigd/authcache.h"
+#include "rigd/rigsvc.h"
 #include "rigd/worker.h"
 
 #include <fcntl.h>
@@ -144,6 +146,7 @@ static void on_sweep(h2o_timeout_entry_t *entry)
         if (t->index == 0) {
                 ratelimiter_sweep(t->d->rl, mono_ms());
                 (void)store_sessions_sweep(t->st, now_ms() / 1000);
+                rigs_ttl_sweep(t);
         }
         h2o_timeout_link(t->ctx.loop, &t->ctx.one_sec_timeout, &t->sweep_timer);
 }
@@ -213,9 +216,10 @@ static void setup_h2o(struct rigd *d)
 {
         h2o_config_init(&d->h2o);
         d->h2o.server_name = h2o_iovec_init(H2O_STRLIT("rigd"));
-        /* h2o answers oversize bodies itself (413) above this; JSON routes enforce 1 MiB with the
-         * contract's error body, uploads their own limit. */
-        d->h2o.max_request_entity_size = 8u << 20;
+        /* h2o answers bodies above the upload limit itself (413); JSON routes enforce their 1 MiB
+         * with the contract's error body. h2o 2.2 buffers request bodies whole: an upload is held
+         * in memory until written (see docs/design.md). */
+        d->h2o.max_request_entity_size = (size_t)d->cfg.max_upload_mb << 20;
         d->h2o.http1.req_timeout = (uint64_t)d->cfg.header_timeout_ms;
         d->h2o.http1.upgrade_to_http2 = 0;
         h2o_hostconf_t *host =
@@ -306,6 +310,13 @@ int rigd_serve(struct rigd_config *cfg)
                 log_error("cannot open the store %s: %s", d->db_path, strerror(-r));
                 return 1;
         }
+        d->rigs = xcalloc(1, sizeof(*d->rigs));
+        if (rigsvc_init(d->rigs, cfg->data_dir, cfg->templates_dir) < 0)
+                log_warn("%s; rig endpoints answer 503 until it is fixed", d->rigs->why);
+        d->rigs->quota.project_rigs = cfg->quota_project_rigs;
+        d->rigs->quota.project_memory_mb = cfg->quota_project_memory_mb;
+        if ((r = rigsvc_reconcile(d->rigs, d->threads[0].st, d->secrets.audit_key)) < 0)
+                log_warn("reconcile: %s", strerror(-r));
         setup_h2o(d);
         if (start_threads(d) < 0)
                 return 1;
@@ -315,6 +326,8 @@ int rigd_serve(struct rigd_config *cfg)
         for (int i = 0; i < d->nthreads; i++)
                 pthread_join(d->threads[i].tid, NULL);
         workpool_free(d->pool);
+        rigsvc_free(d->rigs);
+        free(d->rigs);
         for (int i = 0; i < d->nthreads; i++)
                 store_close(d->threads[i].st);
         ratelimiter_free(d->rl);
