@@ -6,6 +6,7 @@
 #include "base/timeutil.h"
 #include "rigd/rigsvc.h"
 #include "rigd/worker.h"
+#include "runtime/disk.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -632,12 +633,45 @@ void api_rigs_delete(struct reqctx *c)
 
 /* ---- ttl ---- */
 
+struct pool_job {
+        struct job super;
+        struct rigsvc *svc;
+};
+
+static void pool_work(struct job *jb)
+{
+        struct pool_job *j = (struct pool_job *)jb;
+        (void)disk_pool_fill(j->svc->rt.data_dir, j->svc->defaults.disk_mb, RIG_DISK_POOL);
+}
+
+static void pool_done(struct job *jb)
+{
+        struct pool_job *j = (struct pool_job *)jb;
+        atomic_store(&j->svc->pool_filling, false);
+        free(j);
+}
+
+/* Keeps the pool of formatted disks topped up, off the request path. */
+static void rigs_pool_tick(struct rigd_thread *t)
+{
+        struct rigsvc *s = t->d->rigs;
+        bool expected = false;
+        if (!s->ready || !atomic_compare_exchange_strong(&s->pool_filling, &expected, true))
+                return;
+        struct pool_job *j = xcalloc(1, sizeof(*j));
+        j->svc = s;
+        j->super.work = pool_work;
+        j->super.done = pool_done;
+        workpool_submit_bg(t->d->pool, t, &j->super);
+}
+
 /* Deletes rigs whose ttl ran out; called from one loop thread's periodic sweep. */
 void rigs_ttl_sweep(struct rigd_thread *t)
 {
         struct rigd *d = t->d;
         if (!d->rigs->ready)
                 return;
+        rigs_pool_tick(t);
         _cleanup_(rigs_list_free) struct list l = {0};
         if (store_rigs_all(t->st, &l) < 0)
                 return;

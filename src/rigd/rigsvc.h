@@ -7,6 +7,7 @@
 #include "runtime/runtime.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 struct rig_defaults {
         double cpus;
@@ -27,8 +28,9 @@ struct rigsvc {
         struct rig_quota quota;
         int host_cpus;
         int64_t host_memory_mb;
-        pthread_mutex_t lock; /* guards busy */
-        char (*busy)[ID_MAX]; /* rig ids with an operation in flight */
+        atomic_bool pool_filling; /* a disk-pool refill is queued or running */
+        pthread_mutex_t lock;     /* guards busy */
+        char (*busy)[ID_MAX];     /* rig ids with an operation in flight */
         size_t nbusy, capbusy;
 };
 
@@ -41,6 +43,9 @@ void rigsvc_release(struct rigsvc *s, const char *id);
 /* Fills a runtime spec from a stored rig (env parsed from its JSON). Caller frees spec->env. */
 int rigsvc_spec(const struct rig *r, struct rig_spec *spec);
 void rigsvc_spec_free(struct rig_spec *spec);
+
+/* Formatted disks of the default size kept ready, so that a create only renames one. */
+#define RIG_DISK_POOL 4
 
 /* Blocking lifecycle steps (work pool). */
 int rigsvc_apply(struct rigsvc *s, const struct rig *r, enum rig_action a);
