@@ -295,7 +295,7 @@ static int cmd_exec(struct rig_ctx *ctx, int argc, char **argv)
         if (r == RIG_EXIT_REFUSED && x.status == 413 && o.stdin_)
                 cli_error("--stdin sends standard input inside the JSON request, which rigd "
                           "limits to 1 MiB: copy larger input into the rig with `rig cp - "
-                          "%s:/tmp/input` and redirect from it",
+                          "%s:input` and redirect from /home/user/input",
                           o.ref);
         if (r == RIG_EXIT_OK)
                 r = exec_outcome(&o, &s);

@@ -443,9 +443,10 @@ static const struct rig_help cp_help = {
         "Local paths containing a colon are written with a slash before it (./a:b). The rig must "
         "be running or paused. Needs rigs:instances:control.",
     .options = help_only_opts,
-    .examples = "  rig cp ./app.tar.gz web:/tmp/\n"
-                "  rig cp web:/var/log/build.log .\n"
-                "  tar cz src | rig cp - web:/tmp/src.tar.gz\n"
+    .examples = "  rig cp ./app.tar.gz web:\n"
+                "  rig cp ./config.toml web:/home/user/app/\n"
+                "  rig cp web:/etc/os-release .\n"
+                "  tar cz src | rig cp - web:src.tar.gz\n"
                 "  rig cp web:/home/user/report.pdf - > report.pdf",
     .talks_to_server = true,
 };

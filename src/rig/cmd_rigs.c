@@ -561,7 +561,9 @@ static void view_set(json_t *view, const char *key, char *s)
         free(s);
 }
 
-static void print_rig(json_t *rig, bool full)
+/* Prints a rig: the short form after create, else every field; project_name, when known, is
+ * shown beside the project's id. */
+static void print_rig(json_t *rig, bool full, const char *project_name)
 {
         _cleanup_json_ json_t *view = json_object();
         json_t *res = json_object_get(rig, "resources");
@@ -583,6 +585,9 @@ static void print_rig(json_t *rig, bool full)
                                              "project", "template", "stateless", "created_by"};
         for (size_t i = 0; i < ARRAY_SIZE(copied); i++)
                 view_set(view, copied[i], json_display(json_object_get(rig, copied[i])));
+        if (project_name && json_str(rig, "project"))
+                view_set(view, "project",
+                         xasprintf("%s (%s)", project_name, json_str(rig, "project")));
         view_set(view, "cpus", fmt_cpus(json_object_get(res, "cpus")));
         view_set(view, "memory", fmt_mb(json_object_get(res, "memory_mb")));
         view_set(view, "disk", fmt_mb(json_object_get(res, "disk_mb")));
@@ -865,7 +870,7 @@ static int cmd_create(struct rig_ctx *ctx, int argc, char **argv)
         if (o.json)
                 print_json(stdout, rig);
         else
-                print_rig(rig, false);
+                print_rig(rig, false, NULL);
         if (streq_ptr(json_str(rig, "state"), "error")) {
                 fflush(stdout);
                 cli_error("rig %s failed to start: %s", name,
@@ -1001,10 +1006,14 @@ static int cmd_get(struct rig_ctx *ctx, int argc, char **argv)
                 cli_error("empty answer to GET %s: is RIGS_URL pointing at rigd?", path);
                 return RIG_EXIT_TRANSPORT;
         }
-        if (json)
+        if (json) {
                 print_json(stdout, rig);
-        else
-                print_rig(rig, true);
+        } else {
+                _cleanup_json_ json_t *names = project_names(ctx, json_str(rig, "org"));
+                print_rig(
+                    rig, true,
+                    json_string_value(json_object_get(names, json_str(rig, "project") ?: "")));
+        }
         return RIG_EXIT_OK;
 }
 
