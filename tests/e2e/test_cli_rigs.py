@@ -824,6 +824,12 @@ def test_live_ls_and_get(rig_bin, live):
     text = out(ok(run(rig_bin, ["get", live.name], live.env)))
     assert re.search(r"^state:\s+running$", text, re.M)
     assert re.search(r"^memory:\s+512M$", text, re.M)
+    assert re.search(rf"^project:\s+default \({re.escape(live.rig['project'])}\)$", text, re.M)
+    in_default = json.loads(out(ok(run(rig_bin, ["ls", "--project", "default", "--json"],
+                                       live.env))))
+    assert live.rig["id"] in [r["id"] for r in in_default]
+    res = run(rig_bin, ["ls", "--project", "no-such-project"], live.env)
+    assert res.returncode == 1 and "not found" in err(res)
     res = run(rig_bin, ["get", "no-such-rig"], live.env)
     assert res.returncode == 1 and "no rig 'no-such-rig'" in err(res)
 
