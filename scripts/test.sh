@@ -39,6 +39,7 @@ e2e() {
 # The base template (Debian 12 minbase, ~70 s once; cached by recipe hash afterwards).
 stage "base template" scripts/build-template.sh "${RIGS_TEMPLATES_DIR:-/var/cache/rigs/templates}"
 stage "build (gcc, debugoptimized)" build build
+stage "lint (clang-format, cppcheck)" scripts/lint.sh
 stage "unit tests and fuzz corpus replay" meson test -C build --print-errorlogs
 stage "end-to-end tests" e2e build
 

@@ -179,7 +179,7 @@ int rigfs_write(int rootfd, const char *path, const void *data, size_t len, uid_
                         return -EXDEV;
         }
         _cleanup_close_ int fd = open_in_root(
-                rootfd, path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0644);
+            rootfd, path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0644);
         if (fd < 0)
                 return fd;
         struct stat st;
@@ -216,8 +216,8 @@ int rigfs_delete(int rootfd, const char *path)
         char *slash = strrchr(parent, '/');
         const char *name = path + (slash - parent) + 1;
         *slash = '\0';
-        _cleanup_close_ int dfd = open_in_root(rootfd, parent[0] ? parent : "/",
-                                               O_PATH | O_DIRECTORY, 0);
+        _cleanup_close_ int dfd =
+            open_in_root(rootfd, parent[0] ? parent : "/", O_PATH | O_DIRECTORY, 0);
         if (dfd < 0)
                 return dfd;
         int r = fs_allowed(dfd);

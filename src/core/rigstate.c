@@ -1,9 +1,8 @@
 #include "core/rigstate.h"
 
 static const char *const action_names[] = {
-        [RA_START] = "start", [RA_STOP] = "stop",     [RA_RESTART] = "restart",
-        [RA_PAUSE] = "pause", [RA_RESUME] = "resume", [RA_DELETE] = "delete",
-        [RA_EXEC] = "exec",
+    [RA_START] = "start",   [RA_STOP] = "stop",     [RA_RESTART] = "restart", [RA_PAUSE] = "pause",
+    [RA_RESUME] = "resume", [RA_DELETE] = "delete", [RA_EXEC] = "exec",
 };
 
 const char *rig_action_name(enum rig_action a)

@@ -8,8 +8,8 @@
 #define UID_RANGE      65536u
 
 static const char *const state_names[] = {
-        [RIG_CREATING] = "creating", [RIG_RUNNING] = "running", [RIG_PAUSED] = "paused",
-        [RIG_STOPPED] = "stopped",   [RIG_ERROR] = "error",
+    [RIG_CREATING] = "creating", [RIG_RUNNING] = "running", [RIG_PAUSED] = "paused",
+    [RIG_STOPPED] = "stopped",   [RIG_ERROR] = "error",
 };
 
 const char *rig_state_name(enum rig_state s)
@@ -68,9 +68,9 @@ static int alloc_uid_base(struct store *st, uint32_t *out)
 int store_rig_insert(struct store *st, struct rig *r)
 {
         static const char sql[] =
-                "INSERT INTO rigs(id, org_id, project_id, name, state, template, stateless, cpus,"
-                " memory_mb, max_processes, disk_mb, network, env, ttl_s, expires_at, uid_base,"
-                " ip, created_by, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+            "INSERT INTO rigs(id, org_id, project_id, name, state, template, stateless, cpus,"
+            " memory_mb, max_processes, disk_mb, network, env, ttl_s, expires_at, uid_base,"
+            " ip, created_by, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
         int r0 = alloc_uid_base(st, &r->uid_base);
         if (r0 < 0)
                 return r0;
@@ -102,7 +102,7 @@ int store_rig_insert(struct store *st, struct rig *r)
 }
 
 #define RIG_COLS                                                                                   \
-        "r.id, r.org_id, r.project_id, p.name, r.name, r.state, r.template, r.stateless, r.cpus," \
+        "r.id, r.org_id, r.project_id, p.name, r.name, r.state, r.template, r.stateless, r.cpus,"  \
         " r.memory_mb, r.max_processes, r.disk_mb, r.network, r.env, r.ttl_s, r.expires_at,"       \
         " r.uid_base, r.ip, r.created_by, r.created_at, r.error, r.rowid "                         \
         "FROM rigs r JOIN projects p ON p.id=r.project_id "
@@ -146,9 +146,9 @@ static int64_t rig_row(sqlite3_stmt *s, void *item)
 int store_rig_get(struct store *st, const struct tenant *t, const char *id_or_name,
                   const char *name_project, struct rig *out)
 {
-        static const char sql[] = "SELECT " RIG_COLS
-                                  "WHERE r.org_id=?1 AND (?2 IS NULL OR r.project_id=?2) AND "
-                                  "(r.id=?3 OR (r.name=?3 AND r.project_id=?4))";
+        static const char sql[] =
+            "SELECT " RIG_COLS "WHERE r.org_id=?1 AND (?2 IS NULL OR r.project_id=?2) AND "
+            "(r.id=?3 OR (r.name=?3 AND r.project_id=?4))";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;
@@ -210,10 +210,10 @@ int store_rig_delete(struct store *st, const char *id)
 int store_rigs_list(struct store *st, const struct tenant *t, const char *project_id,
                     const struct page *pg, struct list *out)
 {
-        static const char sql[] = "SELECT " RIG_COLS
-                                  "WHERE r.org_id=?1 AND (?2 IS NULL OR r.project_id=?2) AND "
-                                  "(?3 IS NULL OR r.project_id=?3) AND r.rowid>?4 "
-                                  "ORDER BY r.rowid LIMIT ?5";
+        static const char sql[] =
+            "SELECT " RIG_COLS "WHERE r.org_id=?1 AND (?2 IS NULL OR r.project_id=?2) AND "
+            "(?3 IS NULL OR r.project_id=?3) AND r.rowid>?4 "
+            "ORDER BY r.rowid LIMIT ?5";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;
@@ -228,7 +228,7 @@ int store_rigs_list(struct store *st, const struct tenant *t, const char *projec
 int store_rig_usage(struct store *st, const char *project_id, int64_t *count, int64_t *memory_mb)
 {
         static const char sql[] =
-                "SELECT count(*), COALESCE(sum(memory_mb),0) FROM rigs WHERE project_id=?";
+            "SELECT count(*), COALESCE(sum(memory_mb),0) FROM rigs WHERE project_id=?";
         _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
         if (!s)
                 return -EIO;

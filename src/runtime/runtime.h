@@ -22,13 +22,13 @@ struct rig_limits {
 };
 
 struct rig_spec {
-        char id[RIG_ID_MAX];   /* rig_...; names every host resource */
-        char hostname[64];     /* the rig's name */
+        char id[RIG_ID_MAX];    /* rig_...; names every host resource */
+        char hostname[64];      /* the rig's name */
         char template_name[32]; /* "base" */
-        bool stateless;        /* fresh root filesystem at every start; nothing kept after stop */
+        bool stateless;         /* fresh root filesystem at every start; nothing kept after stop */
         struct rig_limits limits;
-        uint32_t uid_base;     /* host uid/gid that rig root maps to; 65536 ids from there */
-        char **env;            /* NULL-terminated "KEY=VALUE" list for every process, or NULL */
+        uint32_t uid_base; /* host uid/gid that rig root maps to; 65536 ids from there */
+        char **env;        /* NULL-terminated "KEY=VALUE" list for every process, or NULL */
 };
 
 enum rig_run_state {
@@ -39,8 +39,8 @@ enum rig_run_state {
 
 struct rig_status {
         enum rig_run_state state;
-        pid_t init_pid;      /* host pid of the rig's PID 1 */
-        int64_t started_at;  /* epoch seconds when PID 1 started */
+        pid_t init_pid;     /* host pid of the rig's PID 1 */
+        int64_t started_at; /* epoch seconds when PID 1 started */
 };
 
 struct runtime;
@@ -76,7 +76,7 @@ struct runtime {
         char data_dir[4096];      /* rigd's data dir: rigs/<id>/ lives below it */
         char templates_dir[4096]; /* <templates_dir>/<name>/rootfs; set to RIGS_TEMPLATES_DIR by
                                    * runtime_ns_open, the caller may change it right after */
-        void *backend;       /* backend state */
+        void *backend;            /* backend state */
 };
 
 /* The namespace backend. */
