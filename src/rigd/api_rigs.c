@@ -665,6 +665,89 @@ static void rigs_pool_tick(struct rigd_thread *t)
         workpool_submit_bg(t->d->pool, t, &j->super);
 }
 
+/* Every HEALTH_EVERY_S the runtime is asked whether rigs the store believes live still are: a
+ * rig whose PID 1 or shim died becomes `stopped` (with the reason) instead of lying. */
+#define HEALTH_EVERY_S 10
+
+struct health_job {
+        struct job super;
+        struct rigsvc *svc;
+        size_t n;
+        char (*ids)[ID_MAX];
+        bool *dead;
+        bool *claimed;
+};
+
+static void health_work(struct job *jb)
+{
+        struct health_job *j = (struct health_job *)jb;
+        for (size_t i = 0; i < j->n; i++) {
+                /* Held until done() recorded the outcome, so no action interleaves. */
+                j->claimed[i] = rigsvc_claim(j->svc, j->ids[i]);
+                if (!j->claimed[i])
+                        continue; /* an operation is in flight: it decides */
+                struct rig_status st = {0};
+                int r = j->svc->rt.ops->status(&j->svc->rt, j->ids[i], &st);
+                j->dead[i] = r == 0 && st.state == RUN_MISSING;
+                if (j->dead[i])
+                        (void)j->svc->rt.ops->stop(&j->svc->rt, j->ids[i], false);
+        }
+}
+
+static void health_done(struct job *jb)
+{
+        struct health_job *j = (struct health_job *)jb;
+        struct store *st = jb->t->st;
+        for (size_t i = 0; i < j->n; i++) {
+                if (j->claimed[i] && !j->dead[i])
+                        rigsvc_release(j->svc, j->ids[i]);
+                if (!j->dead[i])
+                        continue;
+                if (store_begin(st) < 0) {
+                        rigsvc_release(j->svc, j->ids[i]);
+                        continue;
+                }
+                struct audit_entry e;
+                struct principal sys = {.kind = PK_ANONYMOUS};
+                snprintf(sys.id, sizeof(sys.id), "rigd");
+                audit_fill(&e, &sys, "host", "rig.reconcile", j->ids[i], NULL, "ok");
+                if (store_rig_set_state(st, j->ids[i], RIG_STOPPED, "its processes ended") == 0 &&
+                    audit_append(st, jb->t->d->secrets.audit_key, &e) == 0)
+                        (void)store_commit(st);
+                else
+                        store_rollback(st);
+                rigsvc_release(j->svc, j->ids[i]);
+        }
+        atomic_store(&j->svc->health_running, false);
+        free(j->ids);
+        free(j->dead);
+        free(j->claimed);
+        free(j);
+}
+
+static void rigs_health_tick(struct rigd_thread *t, const struct list *l, int64_t now)
+{
+        struct rigsvc *s = t->d->rigs;
+        bool expected = false;
+        if (now < s->health_next ||
+            !atomic_compare_exchange_strong(&s->health_running, &expected, true))
+                return;
+        s->health_next = now + HEALTH_EVERY_S;
+        struct health_job *j = xcalloc(1, sizeof(*j));
+        j->svc = s;
+        j->ids = xcalloc(l->n + 1, sizeof(*j->ids));
+        j->dead = xcalloc(l->n + 1, sizeof(*j->dead));
+        j->claimed = xcalloc(l->n + 1, sizeof(*j->claimed));
+        for (size_t i = 0; i < l->n; i++) {
+                const struct rig *r = &((struct rig *)l->items)[i];
+                if (r->state == RIG_RUNNING || r->state == RIG_PAUSED)
+                        snprintf(j->ids[j->n++], ID_MAX, "%s", r->id);
+        }
+        j->super.work = health_work;
+        j->super.done = health_done;
+        workpool_submit_bg(t->d->pool, t, &j->super);
+}
+
 /* Deletes rigs whose ttl ran out; called from one loop thread's periodic sweep. */
 void rigs_ttl_sweep(struct rigd_thread *t)
 {
@@ -676,6 +759,7 @@ void rigs_ttl_sweep(struct rigd_thread *t)
         if (store_rigs_all(t->st, &l) < 0)
                 return;
         int64_t now = now_ms() / 1000;
+        rigs_health_tick(t, &l, now);
         for (size_t i = 0; i < l.n; i++) {
                 const struct rig *r = &((struct rig *)l.items)[i];
                 if (!r->expires_at || r->expires_at > now || r->state == RIG_CREATING ||

@@ -28,9 +28,11 @@ struct rigsvc {
         struct rig_quota quota;
         int host_cpus;
         int64_t host_memory_mb;
-        atomic_bool pool_filling; /* a disk-pool refill is queued or running */
-        pthread_mutex_t lock;     /* guards busy */
-        char (*busy)[ID_MAX];     /* rig ids with an operation in flight */
+        atomic_bool pool_filling;   /* a disk-pool refill is queued or running */
+        atomic_bool health_running; /* a liveness check is queued or running */
+        int64_t health_next;        /* epoch s of the next liveness check (sweep thread only) */
+        pthread_mutex_t lock;       /* guards busy */
+        char (*busy)[ID_MAX];       /* rig ids with an operation in flight */
         size_t nbusy, capbusy;
 };
 
