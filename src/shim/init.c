@@ -301,6 +301,9 @@ __attribute__((noreturn)) static void init_main(const struct shim *s, int fd)
                 _exit(1);
         if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
                 init_die(fd, "become rig root");
+        /* Again: a change of credentials clears the parent-death signal. If the shim died
+         * before this, the "ok" below fails. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         /* Enter the root before unsharing: the new mount namespace translates the cwd. */
         if (fchdir(rootfd) < 0)
                 init_die(fd, "enter the root filesystem");
@@ -320,7 +323,8 @@ __attribute__((noreturn)) static void init_main(const struct shim *s, int fd)
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (filter_apply(&s->filter) < 0)
                 init_die(fd, "seccomp");
-        send_msg(fd, "ok", -1);
+        if (send_msg(fd, "ok", -1) < 0)
+                _exit(1);
         close(fd);
         init_reap_forever();
 }

@@ -136,6 +136,8 @@ static void flush_out(struct conn *c)
 
 static void linger_add(struct shim *s, const char *sub)
 {
+        if (s->nlingering == 0)
+                s->linger_at = shim_now_ms() + LINGER_RETRY_MS;
         s->lingering = xrealloc(s->lingering, (s->nlingering + 1) * sizeof(char *));
         s->lingering[s->nlingering++] = xstrdup(sub);
 }
@@ -553,6 +555,8 @@ static void resize_exec(struct exec *ex, const char *p, uint32_t n)
 static void exec_input(struct shim *s, struct conn *c)
 {
         struct exec *ex = c->ex;
+        if (ex->req.pty && ex->out_fd < 0 && ex->status_fd >= 0)
+                return;
         while (!ex->pending && !c->dead && !c->in_eof) {
                 int r = read_frame(c);
                 if (r <= 0)
@@ -645,20 +649,27 @@ static void read_status(struct conn *c)
         }
 }
 
+/* Once the command has exited (and execve is behind it): what the pipes hold now is taken, then
+ * the exit is reported; a background process that keeps a pipe open does not hold the exec. */
+static bool draining(const struct conn *c)
+{
+        const struct exec *ex = c->ex;
+        return c->state == C_EXEC && ex->exited && ex->status_fd < 0 && out_empty(c) &&
+               (ex->out_fd >= 0 || ex->err_fd >= 0);
+}
+
 static void exec_progress(struct conn *c)
 {
         struct exec *ex = c->ex;
-        if (ex->status_fd >= 0 || !ex->exited || !out_empty(c))
-                return;
-        /* The command exited: take what is readable now, then report. */
-        if (ex->out_fd >= 0) {
-                pump(c, &ex->out_fd, SF_STDOUT, true);
-                return;
+        while (draining(c)) {
+                if (ex->out_fd >= 0)
+                        pump(c, &ex->out_fd, SF_STDOUT, true);
+                else
+                        pump(c, &ex->err_fd, SF_STDERR, true);
         }
-        if (ex->err_fd >= 0) {
-                pump(c, &ex->err_fd, SF_STDERR, true);
+        if (ex->status_fd >= 0 || !ex->exited || !out_empty(c) || ex->out_fd >= 0 ||
+            ex->err_fd >= 0)
                 return;
-        }
         bool sig = ex->wstatus >> 16;
         int code = ex->wstatus & 0xffff;
         queue_json(c, SF_EXIT,
@@ -710,7 +721,10 @@ static void conn_slots(struct slots *sl, struct conn *c)
 {
         short ev = out_empty(c) ? 0 : POLLOUT;
         struct exec *ex = c->ex;
-        if (c->state == C_REQ || (c->state == C_EXEC && !ex->pending && !c->in_eof))
+        /* A pty's input waits until its master has arrived from the child. */
+        bool ready_for_input = c->state == C_EXEC && !ex->pending && !c->in_eof &&
+                               !(ex->req.pty && ex->out_fd < 0 && ex->status_fd >= 0);
+        if (c->state == C_REQ || ready_for_input)
                 ev |= POLLIN;
         /* Even with no events asked, poll reports POLLHUP: a client that went away is noticed
          * while its exec runs. */
@@ -733,13 +747,15 @@ static int next_timeout(struct shim *s)
 {
         int64_t now = shim_now_ms(), t = -1;
         if (s->nlingering)
-                t = LINGER_RETRY_MS;
+                t = s->linger_at > now ? s->linger_at - now : 0;
         if (s->zygote.pid <= 0 && !s->paused) {
                 int64_t z = s->zygote.retry_at > now ? s->zygote.retry_at - now : ZYGOTE_IDLE_MS;
                 if (t < 0 || z < t)
                         t = z;
         }
         for (struct conn *c = s->conns; c; c = c->next) {
+                if (draining(c))
+                        return 0; /* its frame went out: take the next chunk at once */
                 if (c->state != C_EXEC || !c->ex->deadline || c->ex->exited || s->paused)
                         continue;
                 int64_t d = c->ex->deadline - now;
@@ -910,8 +926,10 @@ void server_run(struct shim *s)
                 /* The next exec's zygote is made when nothing else is going on. */
                 if (r == 0)
                         zygote_spawn(s);
-                if (s->nlingering)
+                if (s->nlingering && shim_now_ms() >= s->linger_at) {
                         linger_sweep(s);
+                        s->linger_at = shim_now_ms() + LINGER_RETRY_MS;
+                }
         }
         s->stopping = true;
         /* Let the stop request's reply out; the connection itself stays open until the shim

@@ -72,6 +72,7 @@ struct shim {
                 int64_t retry_at;
         } zygote;
         size_t nlingering;
+        int64_t linger_at; /* next attempt to remove them */
 };
 
 /* config.c */
