@@ -154,23 +154,29 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *out)
         return 0;
 }
 
+/* 32-bit and x32 syscalls from a 64-bit process get the same rules. */
+static int add_arches(scmp_filter_ctx ctx)
+{
+#if defined(__x86_64__)
+        int r = seccomp_arch_add(ctx, SCMP_ARCH_X86);
+        if (r >= 0 || r == -EEXIST)
+                r = seccomp_arch_add(ctx, SCMP_ARCH_X32);
+        return r == -EEXIST ? 0 : r;
+#else
+        (void)ctx;
+        return 0;
+#endif
+}
+
 static int build_main(struct sock_fprog *out)
 {
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
         if (!ctx)
                 return -ENOMEM;
-        int r = 0;
         /* The rig filter is applied by hand (filter_apply) with no_new_privs set there. */
         seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
         seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-#if defined(__x86_64__)
-        /* 32-bit and x32 syscalls from a 64-bit process get the same rules. */
-        r = seccomp_arch_add(ctx, SCMP_ARCH_X86);
-        if (r >= 0 || r == -EEXIST)
-                r = seccomp_arch_add(ctx, SCMP_ARCH_X32);
-        if (r == -EEXIST)
-                r = 0;
-#endif
+        int r = add_arches(ctx);
         if (r >= 0)
                 r = add_rules(ctx);
         if (r >= 0)
@@ -191,17 +197,17 @@ static int build_persona(struct sock_fprog *out)
 {
 #if defined(__x86_64__)
         const uint32_t arch = AUDIT_ARCH_X86_64, nr = __NR_personality;
-        const uint32_t arch32 = AUDIT_ARCH_I386, nr32 = 136, x32_bit = 0x40000000;
+        const uint32_t arch32 = AUDIT_ARCH_I386, nr32 = 136, nr_x32 = 0x40000000 | nr;
 #else
         const uint32_t arch = (uint32_t)seccomp_arch_native(), nr = __NR_personality;
-        const uint32_t arch32 = arch, nr32 = nr, x32_bit = 0;
+        const uint32_t arch32 = arch, nr32 = nr, nr_x32 = nr;
 #endif
         const struct sock_filter prog[] = {
             /* 0 */ STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
             /* 1 */ JEQ(arch, 0, 4),
             /* 2 */ STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
             /* 3 */ JEQ(nr, 6, 0),
-            /* 4 */ JEQ(nr | x32_bit, 5, 0),
+            /* 4 */ JEQ(nr_x32, 5, 0),
             /* 5 */ STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
             /* 6 */ JEQ(arch32, 0, 2),
             /* 7 */ STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),

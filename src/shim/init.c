@@ -211,9 +211,9 @@ static void enter_root(int fd)
 /* Rewrites a small file inside the rig if its content differs (best effort, as rig root). */
 static void put_file(const char *path, const char *content)
 {
-        char cur[4096];
         int f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (f >= 0) {
+                char cur[4096];
                 ssize_t n = read(f, cur, sizeof(cur) - 1);
                 close(f);
                 if (n >= 0 && (cur[n] = '\0', streq(cur, content)))

@@ -49,6 +49,70 @@ static void push(char ***v, size_t *n, const char *s)
         (*v)[*n] = NULL;
 }
 
+/* One option; returns false for an unknown one. */
+static bool set_opt(struct opts *o, int c)
+{
+        switch (c) {
+        case 'd':
+                o->data_dir = optarg;
+                break;
+        case 'T':
+                o->templates_dir = optarg;
+                break;
+        case 'i':
+                snprintf(o->spec.id, sizeof(o->spec.id), "%s", optarg);
+                break;
+        case 'n':
+                snprintf(o->spec.hostname, sizeof(o->spec.hostname), "%s", optarg);
+                break;
+        case 'u':
+                o->spec.uid_base = (uint32_t)strtoul(optarg, NULL, 10);
+                break;
+        case 's':
+                o->spec.stateless = true;
+                break;
+        case 'c':
+                o->spec.limits.cpus = atof(optarg);
+                break;
+        case 'm':
+                o->spec.limits.memory_mb = atoll(optarg);
+                break;
+        case 'P':
+                o->spec.limits.max_processes = atoll(optarg);
+                break;
+        case 'D':
+                o->spec.limits.disk_mb = atoll(optarg);
+                break;
+        case 'e':
+                push(&o->env, &o->nenv, optarg);
+                break;
+        case 'U':
+                o->user = optarg;
+                break;
+        case 'C':
+                o->cwd = optarg;
+                break;
+        case 't':
+                o->timeout = atoll(optarg);
+                break;
+        case 'p':
+                o->pty = true;
+                break;
+        case 'r':
+                o->result = optarg;
+                break;
+        case 'f':
+                o->path = optarg;
+                break;
+        case 'k':
+                push(&o->keep, &o->nkeep, optarg);
+                break;
+        default:
+                return false;
+        }
+        return true;
+}
+
 static void parse(int argc, char **argv, struct opts *o)
 {
         static const struct option lo[] = {
@@ -77,64 +141,8 @@ static void parse(int argc, char **argv, struct opts *o)
         snprintf(o->spec.template_name, sizeof(o->spec.template_name), "base");
         int c;
         while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
-                switch (c) {
-                case 'd':
-                        o->data_dir = optarg;
-                        break;
-                case 'T':
-                        o->templates_dir = optarg;
-                        break;
-                case 'i':
-                        snprintf(o->spec.id, sizeof(o->spec.id), "%s", optarg);
-                        break;
-                case 'n':
-                        snprintf(o->spec.hostname, sizeof(o->spec.hostname), "%s", optarg);
-                        break;
-                case 'u':
-                        o->spec.uid_base = (uint32_t)strtoul(optarg, NULL, 10);
-                        break;
-                case 's':
-                        o->spec.stateless = true;
-                        break;
-                case 'c':
-                        o->spec.limits.cpus = atof(optarg);
-                        break;
-                case 'm':
-                        o->spec.limits.memory_mb = atoll(optarg);
-                        break;
-                case 'P':
-                        o->spec.limits.max_processes = atoll(optarg);
-                        break;
-                case 'D':
-                        o->spec.limits.disk_mb = atoll(optarg);
-                        break;
-                case 'e':
-                        push(&o->env, &o->nenv, optarg);
-                        break;
-                case 'U':
-                        o->user = optarg;
-                        break;
-                case 'C':
-                        o->cwd = optarg;
-                        break;
-                case 't':
-                        o->timeout = atoll(optarg);
-                        break;
-                case 'p':
-                        o->pty = true;
-                        break;
-                case 'r':
-                        o->result = optarg;
-                        break;
-                case 'f':
-                        o->path = optarg;
-                        break;
-                case 'k':
-                        push(&o->keep, &o->nkeep, optarg);
-                        break;
-                default:
+                if (!set_opt(o, c))
                         die_usage();
-                }
                 /* The command may come first or among the options. */
                 if (!o->cmd && optind < argc && argv[optind][0] != '-')
                         o->cmd = argv[optind++];
