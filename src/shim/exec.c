@@ -228,8 +228,11 @@ static void close_other_fds(const struct shim *s, int status)
 static void join_rig(const struct shim *s, const char *sub, int status)
 {
         int fds[4];
-        int r = fastcg_open(&s->cg, s->cfg.spec.id, sub, fds);
-        r = r > 0 ? fastcg_join(fds, r) : cgroup_attach(&s->cg, s->cfg.spec.id, sub, 0);
+        int r = sub ? fastcg_open(&s->cg, s->cfg.spec.id, sub, fds) : 0;
+        if (r > 0)
+                r = fastcg_join(fds, r);
+        else if (sub)
+                r = cgroup_attach(&s->cg, s->cfg.spec.id, sub, 0);
         if (r < 0)
                 child_fail(status, -r, "cannot join the exec's cgroup: %s", strerror(-r));
         if (setgroups(0, NULL) < 0)

@@ -331,16 +331,6 @@ __attribute__((noreturn)) static void init_main(const struct shim *s, int fd)
 
 /* ---- the shim's side ---- */
 
-static pid_t clone_init(int *pidfd)
-{
-        struct clone_args ca = {
-            .flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_PIDFD,
-            .pidfd = (uint64_t)(uintptr_t)pidfd,
-            .exit_signal = SIGCHLD,
-        };
-        return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-}
-
 static int write_proc(pid_t pid, const char *file, const char *val)
 {
         char path[64];
@@ -456,8 +446,7 @@ static int init_prepare(struct shim *s, int chan, struct shim_err *e)
         r = rootfs_mount_root(s, userns, e);
         if (r < 0)
                 return r;
-        /* On v1, PID 1 has joined by itself (fastcg.c). */
-        r = s->init_cg_n > 0 ? 0 : cgroup_attach(&s->cg, s->cfg.spec.id, NULL, s->init_pid);
+        r = s->init_placed ? 0 : cgroup_attach(&s->cg, s->cfg.spec.id, NULL, s->init_pid);
         if (r < 0)
                 return shim_fail(e, -r, "cannot move PID 1 into the rig's cgroup: %s",
                                  strerror(-r));
@@ -481,7 +470,13 @@ int init_start(struct shim *s, struct shim_err *e)
                                  strerror(-s->init_cg_n));
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return shim_fail(e, errno, "socketpair: %m");
-        s->init_pid = clone_init(&s->init_pidfd);
+        /* On v2, PID 1 is born in the rig's cgroup; on v1 it joins by itself (fastcg.c). */
+        int cfd = fastcg_dirfd(&s->cg, s->cfg.spec.id, NULL);
+        bool placed;
+        s->init_pid = fastcg_clone(CLONE_NEWUSER | CLONE_NEWPID, cfd, &s->init_pidfd, &placed);
+        if (cfd >= 0 && s->init_pid != 0)
+                close(cfd);
+        s->init_placed = placed || s->init_cg_n > 0;
         if (s->init_pid < 0) {
                 int err = errno;
                 close(sv[0]);

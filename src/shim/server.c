@@ -241,14 +241,17 @@ static void close_child_fds(struct exec_child_fds *cf)
         close_fd(&cf->err);
 }
 
-static pid_t fork_pidfd(int *pidfd)
+/* Forks a child born in the exec cgroup `sub` where the kernel can do that (v2); *sub_out is
+ * what the child must still join itself (NULL: nothing). */
+static pid_t fork_into(struct shim *s, const char *sub, int *pidfd, const char **sub_out)
 {
-        struct clone_args ca = {
-            .flags = CLONE_PIDFD,
-            .pidfd = (uint64_t)(uintptr_t)pidfd,
-            .exit_signal = SIGCHLD,
-        };
-        return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+        int cfd = fastcg_dirfd(&s->cg, s->cfg.spec.id, sub);
+        bool placed;
+        pid_t pid = fastcg_clone(0, cfd, pidfd, &placed);
+        if (cfd >= 0 && pid != 0)
+                close(cfd);
+        *sub_out = placed ? NULL : sub;
+        return pid;
 }
 
 /* ---- zygote: the next exec's process, forked and placed ahead of time ---- */
@@ -267,10 +270,11 @@ static void zygote_spawn(struct shim *s)
                 return;
         }
         int pidfd = -1;
-        pid_t pid = fork_pidfd(&pidfd);
+        const char *join;
+        pid_t pid = fork_into(s, sub, &pidfd, &join);
         if (pid == 0) {
                 close(sv[0]);
-                zygote_main(s, sub, sv[1]);
+                zygote_main(s, join, sv[1]);
         }
         close(sv[1]);
         if (pid < 0) {
@@ -375,14 +379,15 @@ static int spawn(struct shim *s, struct conn *c, struct exec *ex, struct shim_er
                 close_child_fds(&cf);
                 return shim_fail(e, -r, "cannot create the exec's cgroup: %s", strerror(-r));
         }
-        ex->pid = fork_pidfd(&ex->pidfd);
+        const char *join;
+        ex->pid = fork_into(s, ex->sub, &ex->pidfd, &join);
         if (ex->pid < 0) {
                 r = errno;
                 close_child_fds(&cf);
                 return shim_fail(e, r, "cannot fork: %s", strerror(r));
         }
         if (ex->pid == 0)
-                exec_child(s, &ex->req, ex->sub, &cf);
+                exec_child(s, &ex->req, join, &cf);
         close_child_fds(&cf);
 started:
         if (ex->req.timeout_s > 0)

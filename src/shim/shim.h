@@ -56,6 +56,7 @@ struct shim {
         int ns_fd[NS_COUNT]; /* the rig's namespaces (pid: joined for children at start) */
         int init_cg_fd[4];   /* `tasks` of the rig's v1 cgroups, for PID 1 to join */
         int init_cg_n;
+        bool init_placed; /* PID 1 is in its cgroup without an attach by pid */
         struct rig_filter filter;
         int listen_fd;
         int signal_fd;
@@ -105,6 +106,11 @@ int fastcg_open(const struct cgroups *cg, const char *id, const char *sub, int f
  * writing "0": unlike cgroup.procs this skips the kernel's global threadgroup lock and its RCU
  * grace period (10-20 ms per attach on this machine). Closes the fds. */
 int fastcg_join(int fds[4], int n);
+/* cgroup v2: an fd of rigs/<id>[/<sub>] for CLONE_INTO_CGROUP; -1 on v1 or on error. */
+int fastcg_dirfd(const struct cgroups *cg, const char *id, const char *sub);
+/* A fork-like clone3 with a pidfd (CLONE_PIDFD | flags), into cgroup_fd when it is >= 0 (Linux >=
+ * 5.7, falling back to a plain clone if refused). *placed: the child was born in the cgroup. */
+pid_t fastcg_clone(uint64_t flags, int cgroup_fd, int *pidfd, bool *placed);
 
 /* exec.c */
 struct exec_req {
@@ -123,7 +129,8 @@ struct exec_child_fds {
         int in, out, err; /* pipe ends for 0/1/2 (-1 with a pty) */
         int status;       /* SOCK_SEQPACKET to the shim: errors before execve, the pty master */
 };
-/* Runs in the forked child: never returns. */
+/* Runs in the forked child: never returns. sub: the exec's cgroup to join, NULL if the child was
+ * born in it. */
 void exec_child(const struct shim *s, const struct exec_req *req, const char *sub,
                 const struct exec_child_fds *fds) __attribute__((noreturn));
 /* A process forked ahead of the next exec: it joins the exec cgroup `sub` and the rig's
