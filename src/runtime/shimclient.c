@@ -7,12 +7,12 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-int shimc_connect(const char *sock_path)
+static int connect_to(const char *path)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(sock_path) >= sizeof(sa.sun_path))
+        if (strlen(path) >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
-        strcpy(sa.sun_path, sock_path);
+        strcpy(sa.sun_path, path);
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
@@ -20,6 +20,24 @@ int shimc_connect(const char *sock_path)
                 if (errno != EINTR)
                         return -errno;
         return TAKE_FD(fd);
+}
+
+int shimc_connect(const char *sock_path)
+{
+        int r = connect_to(sock_path);
+        if (r != -ENAMETOOLONG)
+                return r;
+        /* A deep data dir: reach the socket through an fd of its directory. */
+        const char *slash = strrchr(sock_path, '/');
+        if (!slash || slash == sock_path)
+                return r;
+        _cleanup_free_ char *dir = xstrndup(sock_path, (size_t)(slash - sock_path));
+        _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        char via[sizeof(((struct sockaddr_un *)0)->sun_path) + 64];
+        snprintf(via, sizeof(via), "/proc/self/fd/%d/%s", dfd, slash + 1);
+        return connect_to(via);
 }
 
 int shimc_send_json(int fd, json_t *req)

@@ -79,7 +79,8 @@ pid_t fastcg_clone(uint64_t flags, int cgroup_fd, int *pidfd, bool *placed)
                 ca.flags |= CLONE_INTO_CGROUP;
                 ca.cgroup = (uint64_t)cgroup_fd;
                 pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-                if (pid >= 0)
+                /* EAGAIN is the cgroup's pids.max speaking: no way around it. */
+                if (pid >= 0 || errno == EAGAIN)
                         return pid;
                 /* An older kernel, or a cgroup that cannot take it: the child joins itself. */
                 *placed = false;

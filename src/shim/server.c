@@ -952,10 +952,8 @@ void server_run(struct shim *s)
 
 int server_listen(struct shim *s, struct shim_err *e)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/shim.sock", s->cfg.rig_dir);
-        if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
-                return shim_fail(e, ENAMETOOLONG, "the rig dir's path is too long for a socket");
+        /* Relative to the rig dir, the shim's cwd: no limit on the data dir's depth. */
+        struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = "shim.sock"};
         s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (s->listen_fd < 0)
                 return shim_fail(e, errno, "socket: %m");
@@ -964,7 +962,7 @@ int server_listen(struct shim *s, struct shim_err *e)
         int r = bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
         umask(old);
         if (r < 0 || listen(s->listen_fd, 64) < 0)
-                return shim_fail(e, errno, "cannot listen on %s: %m", sa.sun_path);
+                return shim_fail(e, errno, "cannot listen on %s/shim.sock: %m", s->cfg.rig_dir);
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);

@@ -536,6 +536,22 @@ def test_killed_shim_takes_the_rig_with_it(data_dir):
         r.destroy()
 
 
+def test_deep_data_dir(tmp_path):
+    # Longer than a unix socket path may be: the socket is still reachable.
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    r = Rig(deep, name="deep")
+    try:
+        r.start()
+        assert len(r.sock) > 108
+        assert r.ctl("exec", "--", "hostname").stdout == "deep\n"
+        assert r.status()["state"] == "running"
+        r.stop()
+        _assert_gone(r)
+    finally:
+        r.destroy()
+
+
 def test_reconcile_removes_unknown_rigs(tmp_path):
     # A data dir of its own: reconcile removes every rig it is not told to keep.
     keep = Rig(tmp_path, name="keep")
