@@ -1,15 +1,21 @@
-/* One command in the rig. The shim forks (the child is born in the rig's PID namespace, which
- * the shim joined for its children) and the child, still host root:
- *   - makes itself non-dumpable, so that no rig process can trace or inspect it while it still
- *     holds host privileges or shim memory (execve makes it dumpable again);
- *   - keeps only its stdio and the status channel, closing every other fd of the shim;
- *   - joins the exec's own cgroup (rigs/<id>/x<n>: a timeout kills exactly that tree);
- *   - joins the rig's mount, net, uts, ipc, cgroup namespaces and last its user namespace;
- *   - becomes rig root or rig user (uid/gid 1000), drops host-only capabilities;
- *   - enters the cwd, builds the environment, applies no_new_privs and the seccomp filter;
- *   - execve()s argv[0], searched in the rig's PATH.
- * Any failure before execve is reported over the status channel ("E<errno> <message>"); a
- * successful execve closes it (CLOEXEC). With a pty the child opens the master on the rig's
+/* One command in the rig, in two processes so that the rig never sees a host process:
+ *
+ * Stage 1 is the shim's child in the host's PID namespace, invisible to the rig (forked ahead of
+ * time as the "zygote" of the next exec, or on demand). It makes itself non-dumpable, keeps only
+ * its stdio and the status channel (closing every other fd of the shim), joins the exec's own
+ * cgroup (rigs/<id>/x<n>: a timeout kills exactly that tree), the rig's mount, net, uts, ipc and
+ * cgroup namespaces and, for its children, the PID namespace, and takes rig root's host ids
+ * (uid_base) keeping its capabilities.
+ *
+ * Stage 2 is forked by stage 1 as the shim's child (CLONE_PARENT) and is born in the rig's PID
+ * namespace already as rig root; stage 1 reports its pid and pidfd to the shim and exits. Stage 2
+ * joins the rig's user namespace, becomes rig root or rig user (uid/gid 1000) with host-only
+ * capabilities dropped, enters the cwd, builds the environment, applies no_new_privs and the
+ * seccomp filter, and execve()s argv[0], searched in the rig's PATH. Its mm was created by a
+ * host-namespace process and it is non-dumpable until execve, so no rig process can trace it.
+ *
+ * Failures before execve are reported over the status channel ("E<errno> <message>"); a
+ * successful execve closes it (CLOEXEC). With a pty, stage 2 opens the master on the rig's
  * devpts as the target user (so the terminal belongs to that user) and passes it back ("P"). */
 #include "shim/shim.h"
 
@@ -22,6 +28,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <linux/securebits.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -32,8 +39,6 @@
 
 extern char **environ;
 extern struct rlimit shim_nofile_orig;
-extern char *shim_args_start;
-extern size_t shim_args_len;
 
 /* ---- request ---- */
 
@@ -224,8 +229,12 @@ static void close_other_fds(const struct shim *s, int status)
         close_range(from, ~0U, 0);
 }
 
-/* Joins the exec's cgroup and the rig's namespaces, and becomes rig root. */
-static void join_rig(const struct shim *s, const char *sub, int status)
+/* Stage 1, in the host's PID namespace (the rig cannot see it): joins the exec's cgroup and
+ * every rig namespace but the user namespace, and takes rig root's host uid/gid (uid_base) while
+ * it keeps its capabilities, so that the process it forks is never a host-root process in the
+ * rig's PID namespace: it is rig root from birth, and still non-dumpable with a host-owned mm
+ * (no rig process can trace or inspect it). */
+static void stage1_join(const struct shim *s, const char *sub, int status)
 {
         int fds[4];
         int r = sub ? fastcg_open(&s->cg, s->cfg.spec.id, sub, fds) : 0;
@@ -235,19 +244,34 @@ static void join_rig(const struct shim *s, const char *sub, int status)
                 r = cgroup_attach(&s->cg, s->cfg.spec.id, sub, 0);
         if (r < 0)
                 child_fail(status, -r, "cannot join the exec's cgroup: %s", strerror(-r));
-        if (setgroups(0, NULL) < 0)
-                child_fail(status, errno, "setgroups: %m");
         static const int types[NS_COUNT] = {
             [NS_MNT] = CLONE_NEWNS,  [NS_NET] = CLONE_NEWNET,       [NS_UTS] = CLONE_NEWUTS,
-            [NS_IPC] = CLONE_NEWIPC, [NS_CGROUP] = CLONE_NEWCGROUP, [NS_USER] = CLONE_NEWUSER,
+            [NS_IPC] = CLONE_NEWIPC, [NS_CGROUP] = CLONE_NEWCGROUP, [NS_PID] = CLONE_NEWPID,
         };
-        /* All but the user namespace while still host root, the user namespace last. */
         for (int i = 0; i < NS_COUNT; i++) {
+                if (i == NS_USER)
+                        continue;
                 if (setns(s->ns_fd[i], types[i]) < 0)
                         child_fail(status, errno, "cannot join the rig's namespaces: %m");
                 close(s->ns_fd[i]);
         }
-        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+        gid_t base = s->cfg.spec.uid_base;
+        if (setgroups(0, NULL) < 0 || setresgid(base, base, base) < 0 ||
+            prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0 ||
+            setresuid(base, base, base) < 0)
+                child_fail(status, errno, "cannot take the rig's ids: %m");
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/* Stage 2, born in the rig's PID namespace: enters the rig's user namespace as rig root. */
+static void stage2_enter(const struct shim *s, int status)
+{
+        if (setns(s->ns_fd[NS_USER], CLONE_NEWUSER) < 0)
+                child_fail(status, errno, "cannot join the rig's user namespace: %m");
+        close(s->ns_fd[NS_USER]);
+        /* Capabilities follow uid changes again from here on. */
+        if (prctl(PR_SET_SECUREBITS, 0, 0, 0, 0) < 0 || setresgid(0, 0, 0) < 0 ||
+            setresuid(0, 0, 0) < 0)
                 child_fail(status, errno, "cannot become rig root: %m");
 }
 
@@ -317,12 +341,13 @@ static void prepare(const struct shim *s, const char *sub, int status)
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         reset_process();
         close_other_fds(s, status);
-        join_rig(s, sub, status);
+        stage1_join(s, sub, status);
 }
 
 __attribute__((noreturn)) static void finish(const struct shim *s, const struct exec_req *req,
                                              int status)
 {
+        stage2_enter(s, status);
         become_user(req, status);
         if (chdir(req->cwd) < 0)
                 child_fail(status, errno, "cwd %s: %m", req->cwd);
@@ -342,13 +367,45 @@ __attribute__((noreturn)) static void finish(const struct shim *s, const struct 
         child_fail(status, err, "%s: %s", req->argv[0], strerror(err));
 }
 
+/* Forks the rig's process as a child of the shim (CLONE_PARENT), tells the shim its pid and
+ * pidfd ("B <pid>"), and leaves. */
+__attribute__((noreturn)) static void spawn_stage2(const struct shim *s, const struct exec_req *req,
+                                                   int status)
+{
+        int pidfd = -1;
+        bool placed;
+        pid_t pid = fastcg_clone(CLONE_PARENT, -1, &pidfd, &placed);
+        if (pid == 0)
+                finish(s, req, status);
+        if (pid < 0)
+                child_fail(status, errno, "cannot fork: %m");
+        char msg[32];
+        snprintf(msg, sizeof(msg), "B %d", (int)pid);
+        struct iovec iov = {msg, strlen(msg)};
+        union {
+                char b[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        memset(&u, 0, sizeof(u));
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+        if (sendmsg(status, &mh, MSG_NOSIGNAL) < 0)
+                kill(pid, SIGKILL); /* the shim is gone */
+        _exit(0);
+}
+
 void exec_child(const struct shim *s, const struct exec_req *req, const char *sub,
                 const struct exec_child_fds *fds)
 {
         if (!req->pty && (dup2(fds->in, 0) < 0 || dup2(fds->out, 1) < 0 || dup2(fds->err, 2) < 0))
                 child_fail(fds->status, errno, "dup2: %m");
         prepare(s, sub, fds->status);
-        finish(s, req, fds->status);
+        spawn_stage2(s, req, fds->status);
 }
 
 /* Receives the request: "J" + its JSON, with the three stdio pipe ends unless it is a pty. */
@@ -390,13 +447,9 @@ void zygote_main(const struct shim *s, const char *sub, int chan)
 {
         prepare(s, sub, chan);
         prctl(PR_SET_NAME, "rig-exec", 0, 0, 0);
-        if (shim_args_start && shim_args_len > sizeof("rig-exec")) {
-                memset(shim_args_start, 0, shim_args_len);
-                strcpy(shim_args_start, "rig-exec");
-        }
         if (send(chan, "R", 1, MSG_NOSIGNAL) < 0)
                 _exit(0);
         struct exec_req req;
         zygote_receive(chan, &req);
-        finish(s, &req, chan);
+        spawn_stage2(s, &req, chan);
 }

@@ -72,7 +72,8 @@ pid_t fastcg_clone(uint64_t flags, int cgroup_fd, int *pidfd, bool *placed)
         struct clone_args ca = {
             .flags = flags | CLONE_PIDFD,
             .pidfd = (uint64_t)(uintptr_t)pidfd,
-            .exit_signal = SIGCHLD,
+            /* A CLONE_PARENT child inherits its exit signal (SIGCHLD) from its sibling. */
+            .exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD,
         };
         *placed = cgroup_fd >= 0;
         if (*placed) {

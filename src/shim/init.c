@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <linux/capability.h>
 #include <linux/mount.h>
 #include <linux/sched.h>
 #include <net/if.h>
@@ -319,8 +320,13 @@ __attribute__((noreturn)) static void init_main(const struct shim *s, int fd)
         name_rig(s->cfg.spec.hostname);
         umask(022);
         shim_drop_host_caps();
-        /* Nothing of PID 1 (memory, fds) is for rig processes to inspect or trace. */
+        /* Nothing of PID 1 (memory, fds) is for rig processes to inspect or trace, and it needs
+         * no capability to reap. */
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        struct __user_cap_header_struct ch = {.version = _LINUX_CAPABILITY_VERSION_3};
+        struct __user_cap_data_struct cd[2] = {{0}};
+        if (syscall(SYS_capset, &ch, cd) < 0)
+                init_die(fd, "drop capabilities");
         if (filter_apply(&s->filter) < 0)
                 init_die(fd, "seccomp");
         if (send_msg(fd, "ok", -1) < 0)
@@ -414,8 +420,8 @@ static int wait_init(struct shim *s, int fd, struct shim_err *e)
 static int open_namespaces(struct shim *s, struct shim_err *e)
 {
         static const char *const names[NS_COUNT] = {
-            [NS_MNT] = "mnt", [NS_NET] = "net",       [NS_UTS] = "uts",
-            [NS_IPC] = "ipc", [NS_CGROUP] = "cgroup", [NS_USER] = "user",
+            [NS_MNT] = "mnt",       [NS_NET] = "net", [NS_UTS] = "uts",   [NS_IPC] = "ipc",
+            [NS_CGROUP] = "cgroup", [NS_PID] = "pid", [NS_USER] = "user",
         };
         char path[64];
         for (int i = 0; i < NS_COUNT; i++) {
@@ -424,11 +430,6 @@ static int open_namespaces(struct shim *s, struct shim_err *e)
                 if (s->ns_fd[i] < 0)
                         return shim_fail(e, errno, "cannot open %s: %m", path);
         }
-        /* Every process the shim forks from now on is born in the rig's PID namespace. */
-        snprintf(path, sizeof(path), "/proc/%d/ns/pid", s->init_pid);
-        _cleanup_close_ int pidns = open(path, O_RDONLY | O_CLOEXEC);
-        if (pidns < 0 || setns(pidns, CLONE_NEWPID) < 0)
-                return shim_fail(e, errno, "cannot join the rig's PID namespace: %m");
         return 0;
 }
 

@@ -53,8 +53,15 @@ static void parse_args(int argc, char **argv, const char **config, int *ready_fd
         }
         if (!*config || *ready_fd < 3 || optind != argc || fcntl(*ready_fd, F_GETFD) < 0)
                 usage();
-        shim_args_start = argv[0];
-        shim_args_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
+        *config = xstrdup(*config);
+        /* Every process the shim forks starts as a copy of it, some inside the rig's PID
+         * namespace: their command line must not tell the rig where the data dir is. */
+        char *args = argv[0];
+        size_t len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
+        memset(args, 0, len);
+        snprintf(args, len, "rig-shim");
+        shim_args_start = args;
+        shim_args_len = len;
 }
 
 static void ready_write(int *fd, const char *msg)

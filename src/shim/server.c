@@ -170,6 +170,64 @@ static void reap(struct exec *ex, bool block)
                 ex->wstatus |= 1 << 16; /* marks "killed by signal" */
 }
 
+/* Reaps pidfd's process now if it has exited, else once it does (it may sit in a frozen cgroup
+ * for a while). */
+static void reap_later(struct shim *s, int pidfd)
+{
+        siginfo_t si = {0};
+        if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid) {
+                close(pidfd);
+                return;
+        }
+        s->reapq = xrealloc(s->reapq, (s->nreapq + 1) * sizeof(int));
+        s->reapq[s->nreapq++] = pidfd;
+}
+
+static void reap_event(struct shim *s, int pidfd)
+{
+        for (size_t i = 0; i < s->nreapq; i++)
+                if (s->reapq[i] == pidfd) {
+                        siginfo_t si;
+                        waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
+                        close(pidfd);
+                        s->reapq[i] = s->reapq[--s->nreapq];
+                        return;
+                }
+}
+
+static bool known_child(struct shim *s, pid_t pid)
+{
+        if (pid == s->init_pid || pid == s->zygote.pid)
+                return true;
+        for (struct conn *c = s->conns; c; c = c->next)
+                if (c->ex && c->ex->pid == pid && !c->ex->exited)
+                        return true;
+        return false;
+}
+
+/* Reaps exited children of the shim that no exec tracks any more. */
+static void reap_orphans(struct shim *s)
+{
+        char path[64], buf[4096];
+        snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return;
+        buf[n] = '\0';
+        for (char *p = buf, *end; *p; p = end) {
+                long pid = strtol(p, &end, 10);
+                if (end == p)
+                        break;
+                siginfo_t si = {0};
+                if (pid > 0 && !known_child(s, (pid_t)pid))
+                        waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG);
+        }
+}
+
 static void exec_free(struct shim *s, struct exec *ex)
 {
         if (!ex)
@@ -178,6 +236,9 @@ static void exec_free(struct shim *s, struct exec *ex)
                 /* The client left or the command never started: end the whole tree. */
                 cgroup_kill(&s->cg, s->cfg.spec.id, ex->sub);
                 reap(ex, true);
+                /* A stage 1 killed between forking stage 2 and reporting it leaves that child
+                 * unknown to us. */
+                reap_orphans(s);
         }
         close_fd(&ex->pidfd);
         close_fd(&ex->status_fd);
@@ -608,7 +669,7 @@ static void pump(struct conn *c, int *fd, char type, bool draining)
         free(chunk);
 }
 
-static void read_status(struct conn *c)
+static void read_status(struct shim *s, struct conn *c)
 {
         struct exec *ex = c->ex;
         char msg[600];
@@ -632,6 +693,13 @@ static void read_status(struct conn *c)
                 return;
         }
         msg[n] = '\0';
+        if (msg[0] == 'B' && passed >= 0) {
+                /* Stage 1 forked the rig's process as our child and leaves now. */
+                reap_later(s, ex->pidfd);
+                ex->pidfd = passed;
+                ex->pid = (pid_t)atoi(msg + 2);
+                return;
+        }
         if (msg[0] == 'P' && passed >= 0 && ex->req.pty && ex->out_fd < 0) {
                 /* Only a real pty master answers TIOCGPTN. */
                 unsigned ptn;
@@ -686,6 +754,7 @@ static void exec_progress(struct conn *c)
 /* ---- the loop ---- */
 
 enum slot_kind {
+        K_REAP,
         K_LISTEN,
         K_SIGNAL,
         K_INIT,
@@ -839,11 +908,11 @@ static void on_event(struct shim *s, struct conn *c, enum slot_kind k, short rev
                 on_sock(s, c, rev);
                 break;
         case K_STATUS:
-                read_status(c);
+                read_status(s, c);
                 break;
         case K_PID:
                 if (ex->status_fd >= 0)
-                        read_status(c); /* an error report comes before the exit */
+                        read_status(s, c); /* an error report comes before the exit */
                 reap(ex, false);
                 break;
         case K_OUT:
@@ -907,6 +976,8 @@ void server_run(struct shim *s)
                 slot_add(&sl, s->listen_fd, POLLIN, K_LISTEN, NULL);
                 slot_add(&sl, s->signal_fd, POLLIN, K_SIGNAL, NULL);
                 slot_add(&sl, s->init_pidfd, POLLIN, K_INIT, NULL);
+                for (size_t i = 0; i < s->nreapq; i++)
+                        slot_add(&sl, s->reapq[i], POLLIN, K_REAP, NULL);
                 if (s->zygote.pid > 0) {
                         if (!s->zygote.ready)
                                 slot_add(&sl, s->zygote.chan, POLLIN, K_ZYGOTE, NULL);
@@ -921,7 +992,9 @@ void server_run(struct shim *s)
                         short rev = sl.p[i].revents;
                         if (!rev)
                                 continue;
-                        if (!sl.c[i])
+                        if (sl.k[i] == K_REAP)
+                                reap_event(s, sl.p[i].fd);
+                        else if (!sl.c[i])
                                 alive = handle_own(s, sl.k[i]) && alive;
                         else if (!sl.c[i]->dead)
                                 on_event(s, sl.c[i], sl.k[i], rev);
@@ -977,6 +1050,14 @@ int server_listen(struct shim *s, struct shim_err *e)
 void server_close_all(struct shim *s)
 {
         zygote_drop(s);
+        for (size_t i = 0; i < s->nreapq; i++) {
+                siginfo_t si;
+                waitid((idtype_t)P_PIDFD, (id_t)s->reapq[i], &si, WEXITED);
+                close(s->reapq[i]);
+        }
+        free(s->reapq);
+        s->reapq = NULL;
+        s->nreapq = 0;
         while (s->conns) {
                 struct conn *c = s->conns;
                 s->conns = c->next;

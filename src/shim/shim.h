@@ -39,7 +39,7 @@ struct rig_filter {
         struct sock_fprog persona;
 };
 
-enum { NS_MNT, NS_NET, NS_UTS, NS_IPC, NS_CGROUP, NS_USER, NS_COUNT };
+enum { NS_MNT, NS_NET, NS_UTS, NS_IPC, NS_CGROUP, NS_PID, NS_USER, NS_COUNT };
 
 struct conn;
 
@@ -74,6 +74,8 @@ struct shim {
         } zygote;
         size_t nlingering;
         int64_t linger_at; /* next attempt to remove them */
+        int *reapq;        /* pidfds of exited or exiting helpers still to reap */
+        size_t nreapq;
 };
 
 /* config.c */

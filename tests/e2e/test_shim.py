@@ -350,6 +350,25 @@ def test_users_and_host_ids(rig):
         rig.sh(f"pkill -f '^sleep {tag}'; pkill -f '^sleep {tag + 1}'", user="root")
 
 
+def _caps(text):
+    return {k: int(v, 16) for k, v in re.findall(r"^(Cap\w+):\s+([0-9a-f]+)$", text, re.M)}
+
+
+def test_capabilities_and_seccomp(rig):
+    user = rig.ok("cat /proc/self/status")
+    assert _caps(user)["CapEff"] == 0 and _caps(user)["CapPrm"] == 0
+    assert re.search(r"^NoNewPrivs:\s+1$", user, re.M)
+    assert re.search(r"^Seccomp:\s+2$", user, re.M)
+    root = rig.ok("cat /proc/self/status", user="root")
+    eff = _caps(root)["CapEff"]
+    assert eff & (1 << 21)  # CAP_SYS_ADMIN (over the rig's own namespaces)
+    for cap in (16, 17, 22, 25, 34, 38, 39):  # module, rawio, boot, time, syslog, perfmon, bpf
+        assert not eff & (1 << cap), hex(eff)
+    pid1 = rig.ok("cat /proc/1/status", user="root")
+    assert _caps(pid1)["CapEff"] == 0
+    assert re.search(r"^Seccomp:\s+2$", pid1, re.M)
+
+
 def test_env_defaults_and_overrides(rig):
     out = rig.ok("echo $PATH; echo $LANG; echo $HOSTNAME; echo $FOO",
                  env={"FOO": "bar"})
@@ -668,6 +687,46 @@ def test_no_host_processes(rig):
     n, *comms = out.split("\n")
     assert int(n) < 10, out
     assert not {"process_api", "kthreadd", "python3", "pytest", "rig-shim"} & set(comms)
+
+
+PROC_SCAN = r"""
+import json, os, time
+seen = set()
+end = time.time() + 2
+open('/tmp/scan-started', 'w').close()
+while time.time() < end:
+    for p in os.listdir('/proc'):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f'/proc/{p}/cmdline', 'rb') as f:
+                c = f.read().replace(b'\0', b' ').decode(errors='replace').strip()
+            with open(f'/proc/{p}/status') as f:
+                uid = [l for l in f.read().splitlines() if l.startswith('Uid:')][0]
+        except (OSError, IndexError):
+            continue
+        seen.add(c[:200] + ' | ' + ' '.join(uid.split()[1:]))
+print(json.dumps(sorted(seen)))
+"""
+
+
+def test_no_host_process_ever_shows_up(rig):
+    """While execs start, nothing in the rig's /proc is ever a host process
+    (an unmapped uid shows as 65534) or names the host's data dir."""
+    res = {}
+    th = threading.Thread(target=lambda: res.setdefault(
+        "r", rig.exec(["python3", "-c", PROC_SCAN], user="root")))
+    th.start()
+    deadline = time.monotonic() + 10
+    while rig.sh("test -e /tmp/scan-started").exit_code != 0:
+        assert time.monotonic() < deadline
+    for i in range(40):
+        rig.exec(["true"], user="root" if i % 2 else "user")
+    th.join(30)
+    seen = json.loads(res["r"].out)
+    leaks = [x for x in seen if "65534" in x.split("|")[1] or "--config" in x
+             or str(rig.data_dir) in x]
+    assert not leaks, leaks
 
 
 def test_sys_is_read_only(rig):
