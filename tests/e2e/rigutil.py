@@ -342,28 +342,67 @@ def _cmdline(pid):
         return []
 
 
+def _links(pid):
+    """cwd and open-file targets of a process (empty if it is gone)."""
+    out = []
+    try:
+        out.append(os.readlink(f"/proc/{pid}/cwd"))
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return out
+
+
+def _comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _ppid(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def shim_procs(data_dir):
-    """{pid: argv} of rig-shim processes whose argv names this data dir."""
-    needle = (str(data_dir).rstrip("/") + "/").encode()
-    out = {}
+    """{pid: [argv..., cwd and open files]} of rig-shim processes of this data
+    dir: named rig-shim (comm or argv[0]), not themselves children of a
+    rig-shim (an exec's helper), and naming the data dir in their argv, their
+    cwd or an open file (the shim blanks its argv but lives in its rig dir)."""
+    needle = str(data_dir).rstrip("/") + "/"
+    cands = {}
     for p in os.listdir("/proc"):
         if not p.isdigit():
             continue
         argv = _cmdline(p)
-        if not argv or not argv[0]:
+        a0 = os.path.basename(argv[0]).decode(errors="replace") if argv else ""
+        if not (_comm(p).startswith("rig-shim") or a0.startswith("rig-shim")):
             continue
-        if not os.path.basename(argv[0]).startswith(b"rig-shim"):
+        cands[int(p)] = [a.decode(errors="replace") for a in argv if a]
+    out = {}
+    for pid, argv in cands.items():
+        if _ppid(pid) in cands:
             continue
-        if any(needle in a for a in argv):
-            out[int(p)] = [a.decode(errors="replace") for a in argv if a]
+        refs = argv + _links(pid)
+        if any(needle in r or r == needle.rstrip("/") for r in refs):
+            out[pid] = refs
     return out
 
 
 def shim_rig_ids(data_dir):
-    """{rig id: [shim pids]} from the shims' argv."""
+    """{rig id: [shim pids]} from the shims' argv, cwd and open files."""
     ids = {}
-    for pid, argv in shim_procs(data_dir).items():
-        m = re.search(r"/rigs/(rig_[0-9A-Za-z]+)/", " ".join(argv))
+    for pid, refs in shim_procs(data_dir).items():
+        m = re.search(r"/rigs/(rig_[0-9A-Za-z]+)(/|$| )", " ".join(refs))
         ids.setdefault(m.group(1) if m else "?", []).append(pid)
     return ids
 

@@ -9,6 +9,7 @@ template (a missing one fails, it is never skipped).
 
 import datetime
 import os
+import time
 
 import pytest
 
@@ -191,6 +192,31 @@ def test_transitions_and_refusals(rig_api):
     rig_api.act(rid, "pause", "paused")
     rig_api.act(rid, "restart", "running")
     assert rig_api.ok(rid, "echo restarted").strip() == "restarted"
+
+
+def test_health_check_does_not_make_actions_409(rig_api):
+    """One client drives one rig, one action after the other, for 12 s (rigd
+    checks its rigs' health every 10 s in the background). Nothing else acts
+    on the rig, so every action must succeed: a 409 "busy with another
+    operation" here comes from rigd's own bookkeeping, not from a client."""
+    rigs = [rig_api.create(uniq("hc"))["id"] for _ in range(30)]
+    refused, n = [], 0
+    deadline = time.monotonic() + 12
+    while time.monotonic() < deadline:
+        for verb in ("pause", "resume"):
+            for rid in rigs:
+                r = rig_api.action(rid, verb)
+                n += 1
+                if r.status != 200:
+                    refused.append((rid, verb, r.status, r.body))
+                    # retry, so that the next action finds the state it expects
+                    for _ in range(100):
+                        time.sleep(0.02)
+                        if rig_api.action(rid, verb).status == 200:
+                            break
+    assert not refused, f"{len(refused)} of {n} sequential actions refused: {refused[:5]}"
+    for x in rigs:
+        assert rig_api.delete(x).status == 204
 
 
 def test_delete_then_404_and_gone_from_lists(rig_api):
