@@ -25,6 +25,7 @@ struct principal {
         uint8_t session_hash[TOKEN_HASH_LEN];
         int64_t last_used_at; /* keys: for coarse last-use updates */
         int64_t expires_at;   /* credential expiry, 0 = never */
+        char rig_id[ID_MAX];  /* a rig credential: the one rig it acts for */
 };
 
 const char *principal_kind_name(enum principal_kind k);

@@ -1,6 +1,7 @@
 #include "core/token.h"
 
 #include "core/ids.h"
+#include "core/rigcred.h"
 
 #include <sodium.h>
 
@@ -18,6 +19,8 @@ enum token_kind token_classify(const char *p, size_t len)
                 return TOKEN_API_KEY;
         if (len == SESSION_LEN && memcmp(p, SESSION_PREFIX, 3) == 0 && all_base62(p + 3, len - 3))
                 return TOKEN_SESSION;
+        if (rigcred_shape(p, len))
+                return TOKEN_RIG_CREDENTIAL;
         return TOKEN_INVALID;
 }
 

@@ -14,8 +14,9 @@
 
 enum token_kind {
         TOKEN_INVALID = 0,
-        TOKEN_API_KEY, /* rb_ + 32 base62 */
-        TOKEN_SESSION, /* rs_ + 40 base62 */
+        TOKEN_API_KEY,        /* rb_ + 32 base62 */
+        TOKEN_SESSION,        /* rs_ + 40 base62 */
+        TOKEN_RIG_CREDENTIAL, /* rc_ + base64url, see core/rigcred.h */
 };
 
 /* Classifies a token by its exact shape; anything else is TOKEN_INVALID. */

@@ -5,9 +5,13 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "core/authn.h"
+#include "core/rigcred.h"
+#include "core/rigs.h"
 #include "rigd/authcache.h"
+#include "rigd/live.h"
 
 #include <arpa/inet.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <strings.h>
 
@@ -47,6 +51,46 @@ static const h2o_iovec_t *find_header(h2o_req_t *req, const h2o_token_t *tok)
         return i < 0 ? NULL : &req->headers.entries[i].value;
 }
 
+/* A rig credential carries its own claims under the daemon's in-memory MAC key: nothing to
+ * look up. It acts as its minter (audited with kind rig_credential) for its one rig only. */
+static int authenticate_rigcred(struct reqctx *c, const char *p, size_t len, int64_t now)
+{
+        struct rigcred rc;
+        int r = rigcred_verify(rigcred_key(), p, len, now, &rc);
+        if (r < 0)
+                return r;
+        struct principal *pr = &c->p;
+        memset(pr, 0, sizeof(*pr));
+        pr->kind = PK_RIG_CREDENTIAL;
+        pr->method = AUTH_KEY;
+        snprintf(pr->id, sizeof(pr->id), "%s", rc.principal_id);
+        snprintf(pr->name, sizeof(pr->name), "rig credential for %s", rc.rig_id);
+        snprintf(pr->org_id, sizeof(pr->org_id), "%s", rc.org_id);
+        snprintf(pr->project_id, sizeof(pr->project_id), "%s", rc.project_id);
+        snprintf(pr->rig_id, sizeof(pr->rig_id), "%s", rc.rig_id);
+        pr->role = ROLE_MEMBER;
+        pr->scopes = pr->granted = SCOPE_INSTANCES_READ | SCOPE_INSTANCES_CONTROL;
+        pr->expires_at = rc.expires_at;
+        return 0;
+}
+
+/* ?token= on a WebSocket route: the one place a query string may carry a credential, and then
+ * only a rig credential. Returns -ENOENT when there is none. */
+static int authenticate_query(struct reqctx *c, int64_t now)
+{
+        char tok[RIGCRED_MAX_LEN + 1];
+        if (c->route->access != ACCESS_RIG_WS)
+                return -ENOENT;
+        int n = query_get(c, "token", tok, sizeof(tok));
+        if (n == -ENOENT)
+                return -ENOENT;
+        if (n < 0 || token_classify(tok, (size_t)n) != TOKEN_RIG_CREDENTIAL)
+                return -EINVAL;
+        int r = authenticate_rigcred(c, tok, (size_t)n, now);
+        sodium_memzero(tok, sizeof(tok));
+        return r;
+}
+
 /* Returns 0 with c->p filled, -ENOENT when no credential was presented, or another negative
  * errno for a credential that is not valid. */
 static int authenticate(struct reqctx *c)
@@ -61,7 +105,10 @@ static int authenticate(struct reqctx *c)
                 int r = authn_parse_bearer(authz->base, authz->len, &tok);
                 if (r < 0)
                         return -EINVAL;
-                if (token_classify(tok.p, tok.len) != TOKEN_API_KEY)
+                enum token_kind kind = token_classify(tok.p, tok.len);
+                if (kind == TOKEN_RIG_CREDENTIAL)
+                        return authenticate_rigcred(c, tok.p, tok.len, now);
+                if (kind != TOKEN_API_KEY)
                         return -EINVAL;
                 token_hash(sec->pepper, tok.p, tok.len, hash);
                 if (auth_cache_get(c->t->auth_cache, hash, gen, now, &c->p))
@@ -76,6 +123,9 @@ static int authenticate(struct reqctx *c)
                 auth_cache_put(c->t->auth_cache, hash, gen, now, &c->p);
                 return 0;
         }
+        int qr = authenticate_query(c, now);
+        if (qr != -ENOENT)
+                return qr;
         for (ssize_t i = -1; (i = h2o_find_header(&c->req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
                 const h2o_iovec_t *v = &c->req->headers.entries[i].value;
                 struct slice tok;
@@ -183,6 +233,37 @@ static bool org_path_ok(struct reqctx *c)
         return true;
 }
 
+/* A rig credential acts only on routes that declare ACCESS_RIG or ACCESS_RIG_WS (403
+ * elsewhere), and there only on its own rig: another rig answers 404, as if it did not exist.
+ * Checked before anything else looks at the path, so that it cannot be forgotten. */
+static bool rigcred_route_ok(struct reqctx *c)
+{
+        enum access a = c->route->access;
+        if (c->p.kind != PK_RIG_CREDENTIAL || a == ACCESS_PUBLIC || a == ACCESS_METRICS)
+                return true;
+        if (a != ACCESS_RIG && a != ACCESS_RIG_WS) {
+                reply_error(c, 403, "forbidden",
+                            "a rig credential acts only on its own rig (get, exec, files, terminal "
+                            "and sessions); use an API key here");
+                return false;
+        }
+        char ref[128];
+        if (path_param(c, 0, ref, sizeof(ref)) < 0)
+                return false;
+        if (streq(ref, c->p.rig_id))
+                return true;
+        /* A name: resolve it in the credential's project and compare ids. */
+        struct tenant t = {.org_id = c->p.org_id, .project_id = c->p.project_id};
+        struct rig r;
+        memset(&r, 0, sizeof(r));
+        bool same =
+            store_rig_get(c->st, &t, ref, c->p.project_id, &r) == 0 && streq(r.id, c->p.rig_id);
+        rig_free_fields(&r);
+        if (!same)
+                reply_error(c, 404, "not_found", "rig not found");
+        return same;
+}
+
 static bool access_ok(struct reqctx *c)
 {
         const struct route *rt = c->route;
@@ -249,15 +330,16 @@ static void run_route(struct reqctx *c)
                 memset(&c->p, 0, sizeof(c->p));
         if (rate_limited(c, rt->rl))
                 return;
-        if (c->p.method == AUTH_SESSION && c->method != M_GET && c->method != M_HEAD &&
-            !origin_ok(c)) {
+        bool unsafe = (c->method != M_GET && c->method != M_HEAD) || rt->access == ACCESS_RIG_WS;
+        if (c->p.method == AUTH_SESSION && unsafe && !origin_ok(c)) {
                 reply_error(c, 403, "forbidden",
                             "cross-origin request refused: a cookie-authenticated %s needs an "
                             "Origin header matching this server",
-                            http_method_name(c->method));
+                            rt->access == ACCESS_RIG_WS ? "WebSocket upgrade"
+                                                        : http_method_name(c->method));
                 return;
         }
-        if (!org_path_ok(c) || !access_ok(c))
+        if (!rigcred_route_ok(c) || !org_path_ok(c) || !access_ok(c))
                 return;
         rt->fn(c);
 }

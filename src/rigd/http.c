@@ -94,6 +94,12 @@ void reply_stream_begin(struct reqctx *c, int status, const char *ctype)
                        strlen(ctype));
 }
 
+void reply_upgrade_begin(struct reqctx *c)
+{
+        finish(c, 101);
+        c->req->res.reason = "Switching Protocols";
+}
+
 void reply_text(struct reqctx *c, int status, const char *ctype, char *body, size_t len)
 {
         finish(c, status);
@@ -155,8 +161,10 @@ void reply_errno(struct reqctx *c, int r, const char *what)
                 reply_error(c, 422, "quota_exceeded", "quota exceeded for %s", what);
                 return;
         default:
+                /* The path without its query: a query may carry a rig credential. */
                 log_error("request %s %.*s failed on %s: %s", http_method_name(c->method),
-                          (int)c->req->path.len, c->req->path.base, what, strerror(-r));
+                          (int)(c->req->query_at == SIZE_MAX ? c->req->path.len : c->req->query_at),
+                          c->req->path.base, what, strerror(-r));
                 reply_error(c, 500, "internal", "internal error; the request was not completed");
         }
 }

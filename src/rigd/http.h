@@ -48,6 +48,10 @@ void add_header(struct reqctx *c, const char *name, const char *value);
  * the caller then streams the body with h2o_start_response / h2o_send. */
 void reply_stream_begin(struct reqctx *c, int status, const char *ctype);
 
+/* The bookkeeping of a 101 Switching Protocols (metrics, in-flight count); the caller adds the
+ * upgrade headers and hands the connection over with h2o_http1_upgrade. */
+void reply_upgrade_begin(struct reqctx *c);
+
 /* Parses the body as a JSON object and decodes fields; replies 400/413 itself and returns < 0. */
 int body_decode(struct reqctx *c, const struct jfield *fields, size_t n, void *out,
                 uint32_t *present, json_t **root);

@@ -88,6 +88,12 @@ int route_table_validate(const struct route *table, size_t n, const char **bad)
                         return -EINVAL;
                 if (r->method != M_GET && r->method != M_HEAD && !r->action)
                         return -EINVAL; /* every mutation names its audit action */
+                /* A route open to rig credentials is about one rig, named first. */
+                if ((r->access == ACCESS_RIG || r->access == ACCESS_RIG_WS) &&
+                    strncmp(r->pattern, "/api/rigs/{id}", 14) != 0)
+                        return -EINVAL;
+                if (r->access == ACCESS_RIG_WS && r->method != M_GET)
+                        return -EINVAL;
                 int params = 0;
                 for (const char *p = r->pattern; *p; p++) {
                         if (*p == '{') {

@@ -18,6 +18,13 @@ enum access {
         ACCESS_USER,           /* an authenticated user (not an agent or rig credential) */
         ACCESS_SESSION,        /* a browser session only */
         ACCESS_METRICS,        /* rigs:admin, or a loopback peer */
+        /* Like ACCESS_AUTH, and a rig credential may call it too, for its own rig only (the
+         * pattern starts with /api/rigs/{id}). A rig credential gets 403 on every route that
+         * does not declare one of these two. */
+        ACCESS_RIG,
+        /* ACCESS_RIG for a WebSocket upgrade: a rig credential may also come in ?token=, and a
+         * cookie needs a matching Origin (an upgrade is a cross-site-capable GET). */
+        ACCESS_RIG_WS,
 };
 
 #define ROUTE_MAX_PARAMS 4

@@ -1,6 +1,7 @@
 /* Every served endpoint, the access it needs, its rate-limit class and its audit action.
  * rigd refuses to start if an entry leaves its access rule undeclared. */
 #include "rigd/api.h"
+#include "rigd/live.h"
 
 #define AD SCOPE_ADMIN
 #define RD SCOPE_INSTANCES_READ
@@ -37,18 +38,20 @@ const struct route rigd_routes[] = {
 
     {M_POST, "/api/rigs", ACCESS_AUTH, CR, RL_RIGS, "rig.create", api_rigs_create},
     {M_GET, "/api/rigs", ACCESS_AUTH, RD, RL_RIGS, NULL, api_rigs_list},
-    {M_GET, "/api/rigs/{id}", ACCESS_AUTH, RD, RL_RIGS, NULL, api_rigs_get},
+    {M_GET, "/api/rigs/{id}", ACCESS_RIG, RD, RL_RIGS, NULL, api_rigs_get},
     {M_DELETE, "/api/rigs/{id}", ACCESS_AUTH, CT, RL_RIGS, "rig.delete", api_rigs_delete},
     {M_POST, "/api/rigs/{id}/start", ACCESS_AUTH, CT, RL_RIGS, "rig.start", api_rigs_start},
     {M_POST, "/api/rigs/{id}/stop", ACCESS_AUTH, CT, RL_RIGS, "rig.stop", api_rigs_stop},
     {M_POST, "/api/rigs/{id}/restart", ACCESS_AUTH, CT, RL_RIGS, "rig.restart", api_rigs_restart},
     {M_POST, "/api/rigs/{id}/pause", ACCESS_AUTH, CT, RL_RIGS, "rig.pause", api_rigs_pause},
     {M_POST, "/api/rigs/{id}/resume", ACCESS_AUTH, CT, RL_RIGS, "rig.resume", api_rigs_resume},
-    {M_POST, "/api/rigs/{id}/exec", ACCESS_AUTH, CT, RL_RIGS, "rig.exec", api_rigs_exec},
-    {M_GET, "/api/rigs/{id}/files", ACCESS_AUTH, CT, RL_RIGS, NULL, api_files_get},
-    {M_PUT, "/api/rigs/{id}/files", ACCESS_AUTH, CT, RL_RIGS, "rig.file.write", api_files_put},
-    {M_DELETE, "/api/rigs/{id}/files", ACCESS_AUTH, CT, RL_RIGS, "rig.file.delete",
+    {M_POST, "/api/rigs/{id}/exec", ACCESS_RIG, CT, RL_RIGS, "rig.exec", api_rigs_exec},
+    {M_GET, "/api/rigs/{id}/files", ACCESS_RIG, CT, RL_RIGS, NULL, api_files_get},
+    {M_PUT, "/api/rigs/{id}/files", ACCESS_RIG, CT, RL_RIGS, "rig.file.write", api_files_put},
+    {M_DELETE, "/api/rigs/{id}/files", ACCESS_RIG, CT, RL_RIGS, "rig.file.delete",
      api_files_delete},
+    {M_POST, "/api/rigs/{id}/credentials", ACCESS_AUTH, CT, RL_RIGS, "credential.mint",
+     api_rigs_credentials},
 };
 
 const size_t rigd_nroutes = ARRAY_SIZE(rigd_routes);

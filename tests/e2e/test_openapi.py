@@ -684,6 +684,14 @@ def test_live_answers_match_openapi(live):
     L.call("GET", "/api/rigs/doc-rig/files?path=/proc/1/environ", key=K, expect=400)
     L.call("GET", "/api/rigs/doc-rig/files?path=/home/user/missing", key=K, expect=404)
     L.call("DELETE", "/api/rigs/doc-rig/files?path=/home/user/doc.txt", key=K, expect=204)
+    st, _, cred, _ = L.call("POST", "/api/rigs/doc-rig/credentials", {"ttl_s": 60}, key=K,
+                            expect=201)
+    L.call("POST", "/api/rigs/doc-rig/credentials", {"ttl_s": 901}, key=K, expect=400)
+    L.call("POST", "/api/rigs/rig_doesnotexist00000000/credentials", key=K, expect=404)
+    if cred:
+        L.call("GET", "/api/rigs/doc-rig", key=cred["token"], expect=200)
+        L.call("GET", "/api/users", key=cred["token"], expect=403)
+        L.call("POST", "/api/rigs/doc-rig/credentials", key=cred["token"], expect=403)
     L.call("POST", "/api/rigs/doc-rig/pause", key=K, expect=200)
     L.call("POST", "/api/rigs/doc-rig/exec", {"cmd": ["true"]}, key=K, expect=409)
     L.call("POST", "/api/rigs/doc-rig/resume", key=K, expect=200)

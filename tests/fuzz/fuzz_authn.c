@@ -2,6 +2,7 @@
  * Cookie header value. Every slice returned must lie inside the input. */
 #include "core/authn.h"
 #include "core/ids.h"
+#include "core/rigcred.h"
 #include "core/token.h"
 
 #include <strings.h>
@@ -11,9 +12,15 @@
 static void check_token_shape(const char *p, size_t len)
 {
         enum token_kind k = token_classify(p, len);
-        CHECK(k == TOKEN_INVALID || k == TOKEN_API_KEY || k == TOKEN_SESSION);
+        CHECK(k == TOKEN_INVALID || k == TOKEN_API_KEY || k == TOKEN_SESSION ||
+              k == TOKEN_RIG_CREDENTIAL);
         if (k == TOKEN_INVALID)
                 return;
+        if (k == TOKEN_RIG_CREDENTIAL) {
+                CHECK(len >= RIGCRED_MIN_LEN && len <= RIGCRED_MAX_LEN);
+                CHECK(memcmp(p, RIGCRED_PREFIX, 3) == 0);
+                return;
+        }
         CHECK(len == (k == TOKEN_API_KEY ? (size_t)API_KEY_LEN : (size_t)SESSION_LEN));
         CHECK(memcmp(p, k == TOKEN_API_KEY ? API_KEY_PREFIX : SESSION_PREFIX, 3) == 0);
         for (size_t i = 3; i < len; i++)

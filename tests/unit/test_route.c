@@ -210,6 +210,11 @@ static void test_validate(void)
         validate_bad(
             (struct route){M_GET, "/{a}/{b}/{c}/{d}/{e}", ACCESS_PUBLIC, 0, RL_OTHER, NULL, h},
             "five parameters");
+        validate_bad((struct route){M_GET, "/api/keys/{id}", ACCESS_RIG, 0, RL_OTHER, NULL, h},
+                     "a rig-credential route that is not about one rig");
+        validate_bad(
+            (struct route){M_POST, "/api/rigs/{id}/pty", ACCESS_RIG_WS, 0, RL_OTHER, "x", h},
+            "a WebSocket route that is not a GET");
 
         const struct route good[] = {
             {M_GET, "/x", ACCESS_PUBLIC, 0, RL_OTHER, NULL, h},
