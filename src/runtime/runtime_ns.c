@@ -379,6 +379,28 @@ static int stop_shim(const char *sock)
         }
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void)st;
+        (void)ftw;
+        if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT)
+                return -1;
+        return 0;
+}
+
+/* Removes <data>/rigs/<id> with what is left in it: empty mount points, config, log. Never
+ * crosses into another filesystem. */
+static int remove_rig_dir(struct runtime *rt, const char *id)
+{
+        char dir[PATH_MAX];
+        int r = rig_file(rt, id, NULL, dir, sizeof(dir));
+        if (r < 0)
+                return r;
+        if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
 static int ns_stop(struct runtime *rt, const char *id, bool stateless)
 {
         char sock[PATH_MAX], pidf[PATH_MAX];
@@ -393,8 +415,12 @@ static int ns_stop(struct runtime *rt, const char *id, bool stateless)
         r = cgroup_destroy(&B(rt)->cg, id);
         unlink(sock);
         unlink(pidf);
+        /* A stateless rig leaves nothing on the host once stopped: not its disk, nor its
+         * config (which holds its env) or log. */
         if (stateless) {
                 int d = disk_delete(rt->data_dir, id);
+                if (d >= 0)
+                        d = remove_rig_dir(rt, id);
                 if (r >= 0)
                         r = d;
         }
@@ -486,27 +512,10 @@ static int ns_root_fd(struct runtime *rt, const char *id)
         return fd;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)ftw;
-        if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT)
-                return -1;
-        return 0;
-}
-
 static int ns_destroy(struct runtime *rt, const char *id)
 {
-        char dir[PATH_MAX];
-        int r = rig_file(rt, id, NULL, dir, sizeof(dir));
-        if (r < 0)
-                return r;
-        r = ns_stop(rt, id, true);
-        /* Only empty mount points, config and log are left; never cross into another fs. */
-        if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT &&
-            r >= 0)
-                r = -errno;
-        return r;
+        /* Stopping as stateless deletes the disk and the rig's directory. */
+        return ns_stop(rt, id, true);
 }
 
 static bool kept(const char *id, const char *const *keep, size_t n)
