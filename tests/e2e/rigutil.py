@@ -30,7 +30,7 @@ from urllib.parse import quote
 import pytest
 
 import helpers
-from helpers import Resp, http_request
+from helpers import http_request
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = Path(os.environ.get("RIGS_TEMPLATES_DIR") or

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from helpers import assert_error, uniq
-from rigutil import (MIB, describe, rig_api, rig_prereqs,  # noqa: F401
+from rigutil import (MIB, rig_api, rig_prereqs,  # noqa: F401
                      tmp_path)
 
 CAP = 16 * MIB

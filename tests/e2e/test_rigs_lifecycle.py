@@ -17,7 +17,7 @@ import helpers
 from helpers import assert_error, assert_status, create_key, create_project, uniq
 from rigutil import (RESOURCE_FIELDS, RIG_FIELDS, RIG_ID_RE, RigApi,  # noqa: F401
                      describe, serve_args,
-                     leftovers, proc_start_time, rig_api, rig_daemons,
+                     proc_start_time, rig_api, rig_daemons,
                      rig_dirs, rig_prereqs, tmp_path, wait_for,
                      wait_no_leftovers)
 
@@ -199,7 +199,9 @@ def test_health_check_does_not_make_actions_409(rig_api):
     checks its rigs' health every 10 s in the background). Nothing else acts
     on the rig, so every action must succeed: a 409 "busy with another
     operation" here comes from rigd's own bookkeeping, not from a client."""
-    rigs = [rig_api.create(uniq("hc"))["id"] for _ in range(30)]
+    prj = new_project(rig_api)
+    rigs = [rig_api.create(uniq("hc"), project=prj["id"],
+                           resources={"memory_mb": 64})["id"] for _ in range(50)]
     refused, n = [], 0
     deadline = time.monotonic() + 12
     while time.monotonic() < deadline:
