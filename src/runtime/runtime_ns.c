@@ -526,6 +526,59 @@ static bool kept(const char *id, const char *const *keep, size_t n)
         return false;
 }
 
+/* The rig a process serves if it is a shim of this data dir (its cwd is the rig dir, maybe
+ * deleted): writes the id, returns true. */
+static bool shim_of(struct runtime *rt, pid_t pid, char id[RIG_ID_MAX])
+{
+        char path[64], comm[32], cwd[PATH_MAX], prefix[PATH_MAX];
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+        if (rt_read_file(path, comm, sizeof(comm)) <= 0 || !streq(comm, "rig-shim\n"))
+                return false;
+        snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
+        ssize_t n = readlink(path, cwd, sizeof(cwd) - 1);
+        if (n <= 0 || rt_path(prefix, sizeof(prefix), "%s/rigs/", rt->data_dir) < 0)
+                return false;
+        cwd[n] = '\0';
+        size_t pl = strlen(prefix);
+        if (strncmp(cwd, prefix, pl) != 0)
+                return false;
+        snprintf(id, RIG_ID_MAX, "%.*s", (int)strcspn(cwd + pl, "/ "), cwd + pl);
+        return rt_id_valid(id);
+}
+
+/* Shims whose rig directory is gone (deleted behind rigd's back) cannot be reached through
+ * their socket; found by their cwd, they are killed (their rig dies with them). */
+static void kill_lost_shims(struct runtime *rt, const char *const *keep, size_t n)
+{
+        DIR *d = opendir("/proc");
+        if (!d)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                char *end;
+                long pid = strtol(de->d_name, &end, 10);
+                char id[RIG_ID_MAX];
+                if (*end || pid <= 1 || pid == getpid())
+                        continue;
+                int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+                if (fd < 0)
+                        continue;
+                /* Checked after the pidfd exists: a recycled pid fails the check or the kill. */
+                if (shim_of(rt, (pid_t)pid, id) && !kept(id, keep, n)) {
+                        char dir[PATH_MAX];
+                        struct stat st;
+                        if (rig_file(rt, id, NULL, dir, sizeof(dir)) >= 0 && stat(dir, &st) < 0 &&
+                            syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) == 0) {
+                                struct pollfd p = {.fd = fd, .events = POLLIN};
+                                poll(&p, 1, 5000);
+                                cgroup_destroy(&B(rt)->cg, id);
+                        }
+                }
+                close(fd);
+        }
+        closedir(d);
+}
+
 static int ns_reconcile(struct runtime *rt, const char *const *keep, size_t n)
 {
         char dir[PATH_MAX];
@@ -546,6 +599,7 @@ static int ns_reconcile(struct runtime *rt, const char *const *keep, size_t n)
         /* Cgroups are host-wide while this data dir is not: another rigd (another data dir)
          * may own rigs/<id> cgroups this one never made, so only rigs with a directory here
          * are reclaimed (ns_destroy above removes their cgroups too). */
+        kill_lost_shims(rt, keep, n);
         return ret;
 }
 

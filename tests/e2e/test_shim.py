@@ -557,6 +557,22 @@ def test_killed_shim_takes_the_rig_with_it(data_dir):
         r.destroy()
 
 
+def test_reconcile_kills_a_shim_whose_directory_is_gone(tmp_path):
+    r = Rig(tmp_path, name="lost")
+    try:
+        r.start()
+        shim_pid, init_pid = r.pids()
+        subprocess.run(["rm", "-rf", str(r.dir)], check=True)
+        r.ctl("reconcile")
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{init_pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not Path(f"/proc/{init_pid}").exists()
+        _assert_gone(r, shim_pid)
+    finally:
+        r.destroy()
+
+
 def test_deep_data_dir(tmp_path):
     # Longer than a unix socket path may be: the socket is still reachable.
     deep = tmp_path / ("d" * 100)
