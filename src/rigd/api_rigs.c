@@ -682,15 +682,18 @@ static void health_work(struct job *jb)
 {
         struct health_job *j = (struct health_job *)jb;
         for (size_t i = 0; i < j->n; i++) {
-                /* Held until done() recorded the outcome, so no action interleaves. */
+                struct rig_status st = {0};
+                struct runtime *rt = &j->svc->rt;
+                if (rt->ops->status(rt, j->ids[i], &st) < 0 || st.state != RUN_MISSING)
+                        continue; /* alive: never claimed, so user actions are never refused */
+                /* Looks dead: hold it (until done() recorded the outcome) and look again, since
+                 * an operation may have been between stop and start. */
                 j->claimed[i] = rigsvc_claim(j->svc, j->ids[i]);
                 if (!j->claimed[i])
-                        continue; /* an operation is in flight: it decides */
-                struct rig_status st = {0};
-                int r = j->svc->rt.ops->status(&j->svc->rt, j->ids[i], &st);
-                j->dead[i] = r == 0 && st.state == RUN_MISSING;
+                        continue;
+                j->dead[i] = rt->ops->status(rt, j->ids[i], &st) == 0 && st.state == RUN_MISSING;
                 if (j->dead[i])
-                        (void)j->svc->rt.ops->stop(&j->svc->rt, j->ids[i], false);
+                        (void)rt->ops->stop(rt, j->ids[i], false);
         }
 }
 
