@@ -121,6 +121,7 @@ void shim_teardown(struct shim *s)
         unlinkat(s->dir_fd, "shim.sock", 0);
         if (s->paused)
                 cgroup_thaw(&s->cg, id);
+        s->paused = false;
         int r = cgroup_destroy(&s->cg, id);
         if (r < 0)
                 log_warn("rig %s: cgroup: %s", id, strerror(-r));

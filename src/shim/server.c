@@ -228,17 +228,48 @@ static void reap_orphans(struct shim *s)
         }
 }
 
+/* Kills every process of an exec. A paused rig's processes cannot die before the thaw (and
+ * waiting for them would hang the shim): the main one gets its SIGKILL now, the cgroup is killed
+ * at the resume. */
+static void kill_tree(struct shim *s, struct exec *ex)
+{
+        if (!s->paused) {
+                cgroup_kill(&s->cg, s->cfg.spec.id, ex->sub);
+                return;
+        }
+        if (ex->pidfd >= 0)
+                syscall(SYS_pidfd_send_signal, ex->pidfd, SIGKILL, NULL, 0);
+        s->doomed = xrealloc(s->doomed, (s->ndoomed + 1) * sizeof(char *));
+        s->doomed[s->ndoomed++] = xstrdup(ex->sub);
+}
+
+/* After a thaw: the trees killed while paused. */
+static void kill_doomed(struct shim *s)
+{
+        for (size_t i = 0; i < s->ndoomed; i++) {
+                cgroup_kill(&s->cg, s->cfg.spec.id, s->doomed[i]);
+                free(s->doomed[i]);
+        }
+        free(s->doomed);
+        s->doomed = NULL;
+        s->ndoomed = 0;
+}
+
 static void exec_free(struct shim *s, struct exec *ex)
 {
         if (!ex)
                 return;
         if (!ex->exited && ex->pidfd >= 0) {
                 /* The client left or the command never started: end the whole tree. */
-                cgroup_kill(&s->cg, s->cfg.spec.id, ex->sub);
-                reap(ex, true);
-                /* A stage 1 killed between forking stage 2 and reporting it leaves that child
-                 * unknown to us. */
-                reap_orphans(s);
+                kill_tree(s, ex);
+                if (s->paused) {
+                        reap_later(s, TAKE_FD(ex->pidfd));
+                } else {
+                        reap(ex, true);
+                        /* A stage 1 killed between forking stage 2 and reporting it leaves
+                         * that child unknown to us. */
+                        reap_orphans(s);
+                }
         }
         close_fd(&ex->pidfd);
         close_fd(&ex->status_fd);
@@ -498,6 +529,8 @@ static void do_pause(struct shim *s, struct conn *c, bool pause)
                 return;
         }
         s->paused = pause;
+        if (!pause)
+                kill_doomed(s);
         reply_ok(c, NULL);
 }
 
@@ -601,7 +634,7 @@ static void signal_exec(struct shim *s, struct exec *ex, const char *p, uint32_t
         if (sig <= 0 || sig >= 65 || ex->exited)
                 return;
         if (sig == SIGKILL)
-                cgroup_kill(&s->cg, s->cfg.spec.id, ex->sub);
+                kill_tree(s, ex);
         else
                 kill(-ex->pid, (int)sig); /* its session's process group */
 }
@@ -1050,6 +1083,11 @@ int server_listen(struct shim *s, struct shim_err *e)
 void server_close_all(struct shim *s)
 {
         zygote_drop(s);
+        while (s->conns) {
+                struct conn *c = s->conns;
+                s->conns = c->next;
+                conn_free(s, c);
+        }
         for (size_t i = 0; i < s->nreapq; i++) {
                 siginfo_t si;
                 waitid((idtype_t)P_PIDFD, (id_t)s->reapq[i], &si, WEXITED);
@@ -1058,11 +1096,11 @@ void server_close_all(struct shim *s)
         free(s->reapq);
         s->reapq = NULL;
         s->nreapq = 0;
-        while (s->conns) {
-                struct conn *c = s->conns;
-                s->conns = c->next;
-                conn_free(s, c);
-        }
+        for (size_t i = 0; i < s->ndoomed; i++)
+                free(s->doomed[i]);
+        free(s->doomed);
+        s->doomed = NULL;
+        s->ndoomed = 0;
         for (size_t i = 0; i < s->nlingering; i++)
                 free(s->lingering[i]);
         free(s->lingering);

@@ -76,6 +76,8 @@ struct shim {
         int64_t linger_at; /* next attempt to remove them */
         int *reapq;        /* pidfds of exited or exiting helpers still to reap */
         size_t nreapq;
+        char **doomed; /* exec cgroups to kill once the rig is thawed */
+        size_t ndoomed;
 };
 
 /* config.c */

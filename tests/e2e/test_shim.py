@@ -480,6 +480,42 @@ def test_pause_blocks_exec_and_resume_restores_it(rig):
     assert rig.exec(["true"]).exit_code == 0
 
 
+def test_client_leaving_a_paused_exec(rig):
+    """A client that goes away while the rig is paused: its exec dies at the
+    resume and the shim keeps serving meanwhile."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(rig.sock)
+    s.sendall(_frame("J", json.dumps({"op": "exec", "argv": ["sleep", "104"]}).encode()))
+    s.sendall(_frame("C"))
+    time.sleep(0.3)
+    rig.ctl("pause")
+    try:
+        s.close()
+        time.sleep(0.3)
+        assert rig.status()["state"] == "paused"
+    finally:
+        rig.ctl("resume")
+    deadline = time.monotonic() + 5
+    while "sleep 104" in rig.ok("ps -eo args") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "sleep 104" not in rig.ok("ps -eo args")
+
+
+def test_stop_while_paused(data_dir):
+    r = Rig(data_dir, name="pausedstop")
+    try:
+        r.start()
+        shim_pid, _ = r.pids()
+        r.ok("sleep 1000 >/dev/null 2>&1 &")
+        r.ctl("pause")
+        t = time.monotonic()
+        r.stop()
+        assert time.monotonic() - t < 10
+        _assert_gone(r, shim_pid)
+    finally:
+        r.destroy()
+
+
 def test_root_fd_resolves_inside_the_rig(rig):
     assert rig.ctl("cat", "--path", "/etc/hostname").stdout.strip() == rig.name
     # An escape attempt resolves inside the rig's root.
