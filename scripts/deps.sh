@@ -11,7 +11,7 @@ PKGS=(
   # rig runtime: template build, disks
   debootstrap e2fsprogs util-linux iproute2
   # tests and tools
-  python3 python3-pytest python3-yaml sqlite3 curl tmux clang-format cppcheck
+  python3 python3-pytest python3-yaml python3-websocket sqlite3 curl tmux clang-format cppcheck
   # benchmark peers
   nginx-light wrk bubblewrap
 )

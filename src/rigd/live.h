@@ -14,7 +14,5 @@ void api_rigs_pty(struct reqctx *c);         /* GET /api/rigs/{id}/pty (WebSocke
 void api_sessions_list(struct reqctx *c);    /* GET /api/rigs/{id}/sessions */
 void api_sessions_attach(struct reqctx *c);  /* GET /api/rigs/{id}/sessions/{sid}/attach (WS) */
 
-/* Starts the terminal loop thread (at serve start). */
-int pty_start(struct rigd *d);
 /* Ends every terminal session (their clients get a close frame) and joins the loop thread. */
 void pty_stop(void);

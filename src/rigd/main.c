@@ -51,6 +51,8 @@ static const char usage_text[] =
     "    --quota-project-rigs N rigs per project (default 100)\n"
     "    --quota-project-memory-mb N\n"
     "                           total memory_mb of a project's rigs (default 262144)\n"
+    "    --pty-idle-timeout S   a terminal session with no input or output for S seconds\n"
+    "                           ends (default 1800; 0: never)\n"
     "    --apps-listen, --apps-tls-listen, --tls-cert, --tls-key, --apps-domain,\n"
     "    --ssh-listen, --ai-upstream PROVIDER=URL\n"
     "                           edge settings (app router, SSH gateway, AI proxy); accepted\n"
@@ -110,6 +112,7 @@ enum {
         OPT_TEMPLATES = 900,
         OPT_QUOTA_RIGS,
         OPT_QUOTA_MEM,
+        OPT_PTY_IDLE,
         OPT_DATA_DIR = 1000,
         OPT_LISTEN,
         OPT_THREADS,
@@ -174,6 +177,11 @@ static int serve_option(int opt, const char *arg, struct rigd_config *cfg)
                         return -EINVAL;
                 cfg->quota_project_memory_mb = v;
                 return 0;
+        case OPT_PTY_IDLE:
+                if (parse_uint(arg, 0, 7 * 86400, &v) < 0)
+                        return -EINVAL;
+                cfg->pty_idle_s = (int)v;
+                return 0;
         default:
                 return -EINVAL;
         }
@@ -193,6 +201,7 @@ static int cmd_serve(int argc, char **argv)
             {"templates-dir", required_argument, NULL, OPT_TEMPLATES},
             {"quota-project-rigs", required_argument, NULL, OPT_QUOTA_RIGS},
             {"quota-project-memory-mb", required_argument, NULL, OPT_QUOTA_MEM},
+            {"pty-idle-timeout", required_argument, NULL, OPT_PTY_IDLE},
             {"apps-listen", required_argument, NULL, OPT_EDGE},
             {"apps-tls-listen", required_argument, NULL, OPT_EDGE},
             {"tls-cert", required_argument, NULL, OPT_EDGE},
@@ -212,6 +221,7 @@ static int cmd_serve(int argc, char **argv)
             .templates_dir = RIGS_TEMPLATES_DIR,
             .quota_project_rigs = 100,
             .quota_project_memory_mb = 262144,
+            .pty_idle_s = 1800,
         };
         snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", default_data_dir());
         const char *listen = getenv("RIGS_LISTEN");

@@ -32,6 +32,7 @@ struct rigd_config {
         char templates_dir[PATH_MAX];
         int64_t quota_project_rigs;
         int64_t quota_project_memory_mb;
+        int pty_idle_s; /* a terminal session with no traffic this long ends; 0: never */
 };
 
 struct rigd_thread;

@@ -52,6 +52,10 @@ const struct route rigd_routes[] = {
      api_files_delete},
     {M_POST, "/api/rigs/{id}/credentials", ACCESS_AUTH, CT, RL_RIGS, "credential.mint",
      api_rigs_credentials},
+    {M_GET, "/api/rigs/{id}/pty", ACCESS_RIG_WS, CT, RL_RIGS, NULL, api_rigs_pty},
+    {M_GET, "/api/rigs/{id}/sessions", ACCESS_RIG, RD, RL_RIGS, NULL, api_sessions_list},
+    {M_GET, "/api/rigs/{id}/sessions/{sid}/attach", ACCESS_RIG_WS, CT, RL_RIGS, NULL,
+     api_sessions_attach},
 };
 
 const size_t rigd_nroutes = ARRAY_SIZE(rigd_routes);

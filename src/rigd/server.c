@@ -6,6 +6,7 @@
 #include "base/timeutil.h"
 #include "rigd/api.h"
 #include "rigd/authcache.h"
+#include "rigd/live.h"
 #include "rigd/rigsvc.h"
 #include "rigd/worker.h"
 
@@ -325,6 +326,7 @@ int rigd_serve(struct rigd_config *cfg)
         wait_for_signal(d);
         for (int i = 0; i < d->nthreads; i++)
                 pthread_join(d->threads[i].tid, NULL);
+        pty_stop(); /* terminal sessions: their clients hear why and are closed */
         workpool_free(d->pool);
         rigsvc_free(d->rigs);
         free(d->rigs);

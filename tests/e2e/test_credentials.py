@@ -15,6 +15,7 @@ import pytest
 import helpers
 from helpers import assert_error, assert_status, create_key, parse_time, uniq
 from rigutil import qpath, rig_api, rig_daemons, rig_prereqs, tmp_path  # noqa: F401
+from wsutil import Term
 
 TOKEN_RE = re.compile(r"^rc_[A-Za-z0-9_-]{60,400}$")
 CT = "rigs:instances:control"
@@ -241,6 +242,14 @@ def test_token_is_kept_nowhere(rig_daemons):
     assert_error(d.req("GET", "/api/keys", key=tok), 403, "forbidden")
     assert_error(d.req("GET", f"/api/rigs/{r['id']}/nope?token={tok}", key=tok), 404,
                  "not_found")
+    # the terminal, with the token in the query string (which rigd must not log)
+    t = Term(d.port, f"/api/rigs/{r['id']}/pty?token={tok}")
+    try:
+        t.message("session")
+        t.send("echo term-$((3+4))\n")
+        t.expect(b"term-7")
+    finally:
+        t.close()
     needle = tok.encode()
     # the rig's own filesystems (tmpfs ones are not on the disk image)
     out = api.root(r["id"], "grep -rlF -f /dev/stdin /home /tmp /root /var /etc /run "
