@@ -6,7 +6,9 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/statfs.h>
+#include <sched.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #ifndef OVERLAYFS_SUPER_MAGIC
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
@@ -71,9 +73,46 @@ int rigfs_normalize(const char *in, char *out, size_t outlen)
         return 0;
 }
 
+/* Whether the deepest existing directory on path's way is on an allowed filesystem: a missing
+ * /proc/self/x must say "not allowed", not "missing", whichever way it was reached. */
+static int deepest_allowed(int rootfd, const char *path)
+{
+        char dir[RIGFS_PATH_MAX + 1];
+        snprintf(dir, sizeof(dir), "%s", path);
+        for (;;) {
+                char *slash = strrchr(dir, '/');
+                if (!slash || slash == dir)
+                        return 0; /* the rig's root itself is allowed */
+                *slash = '\0';
+                int fd = open_in_root(rootfd, dir, O_PATH | O_DIRECTORY, 0);
+                if (fd >= 0) {
+                        int r = fs_allowed(fd);
+                        close(fd);
+                        return r;
+                }
+        }
+}
+
+/* Special top-level trees of a rig are never served, whatever exists there. */
+static bool special_path(const char *path)
+{
+        static const char *const trees[] = {"/proc", "/sys", "/dev"};
+        for (size_t i = 0; i < ARRAY_SIZE(trees); i++) {
+                size_t n = strlen(trees[i]);
+                if (strncmp(path, trees[i], n) == 0 && (path[n] == '\0' || path[n] == '/'))
+                        return !(streq(trees[i], "/dev") && strncmp(path, "/dev/shm", 8) == 0 &&
+                                 (path[8] == '\0' || path[8] == '/'));
+        }
+        return false;
+}
+
 int rigfs_open(int rootfd, const char *path, int *fd, struct stat *st)
 {
+        if (special_path(path))
+                return -EXDEV;
         int f = open_in_root(rootfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+        if (f == -ENOENT || f == -ENOTDIR)
+                return deepest_allowed(rootfd, path) < 0 ? -EXDEV : f;
         if (f < 0)
                 return f;
         int r = fs_allowed(f);
@@ -164,6 +203,8 @@ int rigfs_write(int rootfd, const char *path, const void *data, size_t len, uid_
          * a file created by host root; such paths answer invalid_path (reads still work). */
         if (streq(path, "/"))
                 return -EISDIR;
+        if (special_path(path) || deepest_allowed(rootfd, path) < 0)
+                return -EXDEV;
         int r = make_parents(rootfd, path, uid, gid);
         if (r < 0)
                 return r;
@@ -209,7 +250,7 @@ int rigfs_write(int rootfd, const char *path, const void *data, size_t len, uid_
 
 int rigfs_delete(int rootfd, const char *path)
 {
-        if (streq(path, "/"))
+        if (streq(path, "/") || special_path(path))
                 return -EXDEV;
         char parent[RIGFS_PATH_MAX + 1];
         snprintf(parent, sizeof(parent), "%s", path);
@@ -229,4 +270,30 @@ int rigfs_delete(int rootfd, const char *path)
         if (unlinkat(dfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
                 return -errno;
         return 0;
+}
+
+int rigfs_write_userns(int usernsfd, int rootfd, const char *path, const void *data, size_t len,
+                       uid_t uid, gid_t gid)
+{
+        /* A forked child is single-threaded, so it may join the rig's user namespace; as the
+         * rig's root there it owns the namespace's filesystems. rigd itself never changes. */
+        pid_t pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                int r = 0;
+                if (setns(usernsfd, CLONE_NEWUSER) < 0 || setresgid(0, 0, 0) < 0 ||
+                    setresuid(0, 0, 0) < 0)
+                        r = -errno;
+                if (r == 0)
+                        r = rigfs_write(rootfd, path, data, len, uid, gid);
+                _exit(r < 0 && -r < 255 ? -r : (r < 0 ? 254 : 0));
+        }
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (!WIFEXITED(status))
+                return -EIO;
+        return -WEXITSTATUS(status);
 }

@@ -30,5 +30,10 @@ int rigfs_open(int rootfd, const char *path, int *fd, struct stat *st);
 int rigfs_list(int dirfd, struct rigfs_entry **out, size_t *n);
 /* Writes a file (creating parents owned by uid/gid), replacing its content. */
 int rigfs_write(int rootfd, const char *path, const void *data, size_t len, uid_t uid, gid_t gid);
+/* The same as rigfs_write, from a child process that joins the rig's user namespace (usernsfd)
+ * as its root: for filesystems that namespace owns (its /tmp), where rigfs_write answers
+ * -EOVERFLOW. uid/gid are ids inside the rig. */
+int rigfs_write_userns(int usernsfd, int rootfd, const char *path, const void *data, size_t len,
+                       uid_t uid, gid_t gid);
 /* Removes a file, a symlink or an empty directory. */
 int rigfs_delete(int rootfd, const char *path);

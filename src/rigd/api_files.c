@@ -183,6 +183,14 @@ void api_files_put(struct reqctx *c)
         /* Files the API creates belong to the rig's `user` (uid 1000 inside). */
         uid_t uid = r.uid_base + 1000;
         int ret = rigfs_write(rootfd, path, body.base ? body.base : "", body.len, uid, uid);
+        if (ret == -EOVERFLOW) {
+                /* A filesystem of the rig's own user namespace (its /tmp): write from inside. */
+                struct rigsvc *s = c->d->rigs;
+                _cleanup_close_ int ns = s->rt.ops->userns_fd(&s->rt, r.id);
+                ret = ns < 0 ? ns
+                             : rigfs_write_userns(ns, rootfd, path, body.base ? body.base : "",
+                                                  body.len, 1000, 1000);
+        }
         if (ret < 0) {
                 reply_fs_error(c, ret, path);
                 return;

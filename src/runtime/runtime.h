@@ -65,6 +65,9 @@ struct runtime_ops {
         /* Returns an O_PATH directory fd of the rig's root filesystem as its processes see it,
          * for resolving file paths with openat2(RESOLVE_IN_ROOT). Caller closes. */
         int (*root_fd)(struct runtime *rt, const char *id);
+        /* Returns an fd of the rig's user namespace (for writing on filesystems it owns, such as
+         * its /tmp, from a child that joins it). Caller closes. */
+        int (*userns_fd)(struct runtime *rt, const char *id);
         /* Removes host resources of rigs that are not in keep[] (crash leftovers). */
         int (*reconcile)(struct runtime *rt, const char *const *keep, size_t n);
 };

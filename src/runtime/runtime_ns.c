@@ -489,7 +489,9 @@ static int ns_connect(struct runtime *rt, const char *id)
         return r == -ENOENT || r == -ECONNREFUSED ? -ESRCH : r;
 }
 
-static int ns_root_fd(struct runtime *rt, const char *id)
+/* Opens /proc/<PID 1>/<what> (checked against PID 1's start time: a recycled pid never
+ * resolves). */
+static int init_proc_fd(struct runtime *rt, const char *id, const char *what, int flags)
 {
         struct shim_pids pids;
         int r = read_pids(rt, id, &pids);
@@ -499,8 +501,8 @@ static int ns_root_fd(struct runtime *rt, const char *id)
         if (pfd < 0)
                 return -ESRCH;
         char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/root", (int)pids.init);
-        int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int)pids.init, what);
+        int fd = open(path, flags | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         /* Still alive after the open: the pid was not recycled in between. */
@@ -510,6 +512,16 @@ static int ns_root_fd(struct runtime *rt, const char *id)
                 return -ESRCH;
         }
         return fd;
+}
+
+static int ns_root_fd(struct runtime *rt, const char *id)
+{
+        return init_proc_fd(rt, id, "root", O_PATH | O_DIRECTORY);
+}
+
+static int ns_userns_fd(struct runtime *rt, const char *id)
+{
+        return init_proc_fd(rt, id, "ns/user", O_RDONLY);
 }
 
 static int ns_destroy(struct runtime *rt, const char *id)
@@ -614,6 +626,7 @@ static const struct runtime_ops ns_ops = {
     .status = ns_status,
     .connect = ns_connect,
     .root_fd = ns_root_fd,
+    .userns_fd = ns_userns_fd,
     .reconcile = ns_reconcile,
 };
 
