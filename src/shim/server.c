@@ -306,11 +306,10 @@ static int make_pipes(struct exec *ex, struct exec_child_fds *cf)
         if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
                 int e = -errno;
                 for (int i = 0; i < 2; i++) {
-                        if (in[i] >= 0)
-                                close(in[i]);
-                        if (out[i] >= 0)
-                                close(out[i]);
+                        close_fd(&in[i]);
+                        close_fd(&out[i]);
                 }
+                close_fd(&cf->status); /* ex->status_fd goes with the exec */
                 return e;
         }
         ex->in_fd = in[1];
