@@ -295,6 +295,12 @@ __attribute__((noreturn)) static void init_main(const struct shim *s, int fd)
                 close_range(0, (unsigned)fd - 1, 0);
         close_range((unsigned)fd + 1, ~0U, 0);
         rename_self();
+        /* What needs no root filesystem is done while the shim still mounts the disk. */
+        if (unshare(CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC) < 0)
+                init_die(fd, "unshare");
+        if (sethostname(s->cfg.spec.hostname, strlen(s->cfg.spec.hostname)) < 0)
+                init_die(fd, "sethostname");
+        bring_up_lo(fd);
 
         char msg[16];
         int rootfd;
@@ -309,12 +315,9 @@ __attribute__((noreturn)) static void init_main(const struct shim *s, int fd)
         if (fchdir(rootfd) < 0)
                 init_die(fd, "enter the root filesystem");
         close(rootfd);
-        if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP) < 0)
+        if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0)
                 init_die(fd, "unshare");
         take_root(fd);
-        if (sethostname(s->cfg.spec.hostname, strlen(s->cfg.spec.hostname)) < 0)
-                init_die(fd, "sethostname");
-        bring_up_lo(fd);
         setup_mounts(s, fd);
         enter_root(fd);
         name_rig(s->cfg.spec.hostname);
@@ -462,7 +465,7 @@ static int init_prepare(struct shim *s, int chan, struct shim_err *e)
         return wait_init(s, chan, e);
 }
 
-int init_start(struct shim *s, struct shim_err *e)
+int init_clone(struct shim *s, struct shim_err *e)
 {
         int sv[2];
         s->init_cg_n = fastcg_open(&s->cg, s->cfg.spec.id, NULL, s->init_cg_fd);
@@ -491,8 +494,15 @@ int init_start(struct shim *s, struct shim_err *e)
         close(sv[1]);
         for (int i = 0; i < s->init_cg_n; i++)
                 close(s->init_cg_fd[i]);
-        int r = init_prepare(s, sv[0], e);
-        close(sv[0]);
+        s->init_chan = sv[0];
+        return 0;
+}
+
+int init_finish(struct shim *s, struct shim_err *e)
+{
+        int r = init_prepare(s, s->init_chan, e);
+        close(s->init_chan);
+        s->init_chan = -1;
         if (r < 0)
                 return r;
         r = shim_proc_ticks(s->init_pid, &s->init_ticks);

@@ -128,6 +128,10 @@ void shim_teardown(struct shim *s)
         /* The shim's own children in the rig's PID namespace (exec children, the zygote) are
          * reaped first: a dying PID 1 waits until every process of its namespace is gone. */
         server_close_all(s);
+        if (s->init_chan >= 0) {
+                close(s->init_chan);
+                s->init_chan = -1;
+        }
         if (s->init_pidfd >= 0) {
                 /* Not in the cgroup if the start failed early. */
                 syscall(SYS_pidfd_send_signal, s->init_pidfd, SIGKILL, NULL, 0);
@@ -176,13 +180,15 @@ static int start(struct shim *s, struct shim_err *e)
         r = filter_build(&s->filter);
         if (r < 0)
                 return shim_fail(e, -r, "cannot build the seccomp filter: %s", strerror(-r));
-        r = rootfs_mount_disk(s, e);
-        if (r < 0)
-                return r;
         r = cgroup_create(&s->cg, s->cfg.spec.id, &s->cfg.spec.limits);
         if (r < 0)
                 return shim_fail(e, -r, "cannot create the rig's cgroup: %s", strerror(-r));
-        r = init_start(s, e);
+        /* PID 1 makes its network, UTS and IPC namespaces while the disk is mounted. */
+        r = init_clone(s, e);
+        if (r >= 0)
+                r = rootfs_mount_disk(s, e);
+        if (r >= 0)
+                r = init_finish(s, e);
         if (r < 0)
                 return r;
         rootfs_detach(s);
@@ -210,8 +216,12 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &nofile);
         daemonize();
 
-        struct shim s = {
-            .dir_fd = -1, .loop_fd = -1, .init_pidfd = -1, .listen_fd = -1, .signal_fd = -1};
+        struct shim s = {.dir_fd = -1,
+                         .loop_fd = -1,
+                         .init_pidfd = -1,
+                         .init_chan = -1,
+                         .listen_fd = -1,
+                         .signal_fd = -1};
         for (int i = 0; i < NS_COUNT; i++)
                 s.ns_fd[i] = -1;
         struct shim_err e = {0};

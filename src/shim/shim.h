@@ -51,6 +51,7 @@ struct shim {
         char loop_dev[32];
         pid_t init_pid; /* host pid */
         int init_pidfd;
+        int init_chan;                 /* to PID 1 until it reports */
         unsigned long long init_ticks; /* start time of PID 1, clock ticks after boot */
         int64_t started_at;            /* the same as epoch seconds */
         int ns_fd[NS_COUNT]; /* the rig's namespaces (pid: joined for children at start) */
@@ -91,7 +92,10 @@ int rootfs_mount_root(struct shim *s, int userns_fd, struct shim_err *e);
 void rootfs_detach(struct shim *s);
 
 /* init.c */
-int init_start(struct shim *s, struct shim_err *e);
+/* Clones the rig's PID 1, which sets up what needs no root filesystem and waits. */
+int init_clone(struct shim *s, struct shim_err *e);
+/* Once the disk is mounted: id maps, the root overlay, then PID 1 finishes and reports. */
+int init_finish(struct shim *s, struct shim_err *e);
 /* Start time of a process, clock ticks after boot (field 22 of /proc/<pid>/stat). */
 int shim_proc_ticks(pid_t pid, unsigned long long *ticks);
 /* Drops the capabilities that only ever act on the host from the bounding set. */
