@@ -352,3 +352,104 @@ def test_last_client_leaving_ends_the_session(rig_api, rig):
             break
         time.sleep(0.1)
     assert all(x["id"] != sid for x in sessions(rig_api, rig["id"]))
+
+
+# -- the CLI: rig shell in tmux, rig sessions, rig creds ---------------------------------------
+
+RIG_BIN = Path(os.environ.get("RIG_BIN") or
+               Path(__file__).resolve().parents[2] / "build" / "src" / "rig" / "rig")
+
+
+def rig_env(api, key=None):
+    env = helpers.clean_env({"RIGS_URL": f"http://127.0.0.1:{api.d.port}",
+                             "RIGS_API_KEY": key or api.key, "HOME": str(api.d.data_dir)})
+    return env
+
+
+def tmux(*args, check=True):
+    return subprocess.run(["tmux", "-L", "rigs-e2e", *args], capture_output=True, text=True,
+                          check=check, timeout=30)
+
+
+def pane(target):
+    return tmux("capture-pane", "-p", "-t", target).stdout
+
+
+def wait_pane(target, needle, timeout=20):
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = pane(target)
+        if needle in text:
+            return text
+        time.sleep(0.1)
+    raise AssertionError(f"{needle!r} never showed in the tmux pane:\n{text}")
+
+
+def test_rig_shell_in_tmux(rig_api, rig, tmp_path):
+    if not shutil.which("tmux"):
+        pytest.fail("tmux is not installed (scripts/deps.sh installs it)")
+    assert RIG_BIN.is_file(), f"rig not built at {RIG_BIN}"
+    env = rig_env(rig_api)
+    status_file = tmp_path / "status"
+    script = tmp_path / "run.sh"
+    script.write_text(f"#!/bin/sh\n{RIG_BIN} shell {rig['name']}\necho \"RIG-EXIT:$?\" > {status_file}\n"
+                      "sleep 30\n")
+    script.chmod(0o755)
+    name = uniq("sh")
+    tmux("kill-server", check=False)
+    envargs = []
+    for k in ("RIGS_URL", "RIGS_API_KEY", "HOME"):
+        envargs += ["-e", f"{k}={env[k]}"]
+    tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", *envargs, str(script))
+    try:
+        target = f"{name}:0"
+        tmux("send-keys", "-t", target, "PS1='SH''> '", "Enter")
+        wait_pane(target, "\nSH>")
+        tmux("send-keys", "-t", target, "echo out-$((6*7)); stty size", "Enter")
+        text = wait_pane(target, "out-42")
+        wait_pane(target, "40 120")
+        # a resize of the tmux window reaches the rig (SIGWINCH)
+        tmux("resize-window", "-t", target, "-x", "100", "-y", "30", check=False)
+        time.sleep(0.5)
+        tmux("send-keys", "-t", target, "stty size", "Enter")
+        wait_pane(target, "30 100")
+        tmux("send-keys", "-t", target, "exit 7", "Enter")
+        deadline = time.monotonic() + 20
+        while not status_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert status_file.read_text().strip() == "RIG-EXIT:7", pane(target)
+        assert "out-42" in text
+    finally:
+        tmux("kill-session", "-t", name, check=False)
+
+
+def test_rig_sessions_and_creds_cli(rig_api, rig):
+    env = rig_env(rig_api)
+    t = open_term(rig_api, rig["id"])
+    try:
+        sid = t.message("session")["id"]
+        res = subprocess.run([str(RIG_BIN), "sessions", rig["name"]], env=env,
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 0 and sid in res.stdout and "CONTROLLER" in res.stdout, res
+        res = subprocess.run([str(RIG_BIN), "sessions", rig["name"], "--json"], env=env,
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 0 and any(s["id"] == sid for s in json.loads(res.stdout)), res
+    finally:
+        t.close()
+    res = subprocess.run([str(RIG_BIN), "creds", rig["name"], "--ttl", "120"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res
+    tok = res.stdout.strip()
+    assert tok.startswith("rc_"), res
+    assert_status(rig_api.d.req("GET", f"/api/rigs/{rig['id']}", key=tok), 200)
+    res = subprocess.run([str(RIG_BIN), "creds", rig["name"], "--ttl", "901"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 2, res
+    # a piped shell: input as typed, Ctrl-D at its end, the exit status comes back
+    res = subprocess.run([str(RIG_BIN), "shell", rig["name"]], env=env, input="exit 4\n",
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 4, res
+    res = subprocess.run([str(RIG_BIN), "shell", "no-such-rig"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 1 and "not found" in res.stderr, res
