@@ -30,9 +30,9 @@
 #define OUT_LOW       (256u << 10)
 #define IN_HIGH       (256u << 10)
 #define WS_MAX_MSG    (1u << 20)
-#define CLOSE_WAIT_MS 2000
+#define CLOSE_WAIT_MS 5000
 #define STALL_KICK_MS 30000
-#define STOP_GRACE_MS 2000
+#define STOP_GRACE_MS 3000
 #define HANGUP_CODE   129 /* 128 + SIGHUP: the terminal went away before the shell exited */
 
 struct client {
@@ -72,6 +72,7 @@ static struct {
         h2o_multithread_queue_t *queue;
         h2o_multithread_receiver_t inbox;
         h2o_timeout_t tick_to;
+        h2o_timeout_t close_to; /* the WebSockets' close deadline */
         h2o_timeout_entry_t tick;
         struct session *sessions; /* the listed ones are linked under lock */
         struct session *ended;    /* unlinked, waiting for their clients to close */
@@ -527,7 +528,7 @@ static void add_client(struct session *s, h2o_socket_t *sock, const char *princi
                        enum principal_kind kind, enum pty_mode mode)
 {
         static const struct ws_limits lim = {
-            .max_msg = WS_MAX_MSG, .low_water = OUT_LOW, .close_wait_ms = CLOSE_WAIT_MS};
+            .max_msg = WS_MAX_MSG, .low_water = OUT_LOW, .close_timeout = &P.close_to};
         struct client *c = xcalloc(1, sizeof(*c));
         c->s = s;
         snprintf(c->principal, sizeof(c->principal), "%s", principal);
@@ -554,7 +555,7 @@ static void add_client(struct session *s, h2o_socket_t *sock, const char *princi
 static void refuse_socket(h2o_socket_t *sock, const char *why)
 {
         static const struct ws_limits lim = {
-            .max_msg = PTYCTL_MSG_MAX, .low_water = 0, .close_wait_ms = CLOSE_WAIT_MS};
+            .max_msg = PTYCTL_MSG_MAX, .low_water = 0, .close_timeout = &P.close_to};
         struct client *c = xcalloc(1, sizeof(*c));
         c->next = P.orphans;
         P.orphans = c;
@@ -692,6 +693,7 @@ static void *pty_main(void *arg)
         if (h2o_timeout_is_linked(&P.tick))
                 h2o_timeout_unlink(&P.tick);
         h2o_timeout_dispose(P.loop, &P.tick_to);
+        h2o_timeout_dispose(P.loop, &P.close_to);
         h2o_multithread_unregister_receiver(P.queue, &P.inbox);
         h2o_multithread_destroy_queue(P.queue);
         /* Sockets h2o is still disposing of need a few more turns of the loop. */
@@ -714,6 +716,7 @@ int pty_ensure_started(int idle_s)
                 P.queue = h2o_multithread_create_queue(P.loop);
                 h2o_multithread_register_receiver(P.queue, &P.inbox, on_inbox);
                 h2o_timeout_init(P.loop, &P.tick_to, 1000);
+                h2o_timeout_init(P.loop, &P.close_to, CLOSE_WAIT_MS);
                 P.tick.cb = on_tick;
                 h2o_timeout_link(P.loop, &P.tick_to, &P.tick);
                 r = -pthread_create(&P.tid, NULL, pty_main, NULL);

@@ -2,6 +2,8 @@
 
 #include "base/buf.h"
 
+#include <stdio.h>
+
 /* wslay output is gathered into one socket write of at most this much. */
 #define WRITE_CHUNK (256u * 1024)
 
@@ -11,17 +13,19 @@ struct wsconn {
         const struct ws_handlers *h;
         struct ws_limits lim;
         void *data;
-        struct buf wbuf;        /* frames from wslay not yet handed to the socket */
-        struct buf inflight;    /* the socket write in progress */
-        bool paused;            /* the owner does not want input now */
-        bool closing;           /* a close frame is queued (by us or in reply) */
-        bool done;              /* on_closed was called */
-        bool free_pending;      /* ws_free was called inside a callback */
-        bool in_recv;           /* inside wslay_event_recv: sending waits until it returns */
-        bool started;           /* ws_start() was called: I/O and callbacks may happen */
-        int depth;              /* nesting of our own frames on the stack */
-        h2o_timeout_t close_to; /* the deadline of a close we started */
-        h2o_timeout_entry_t close_entry;
+        struct buf wbuf;     /* frames from wslay not yet handed to the socket */
+        struct buf inflight; /* the socket write in progress */
+        bool paused;         /* the owner does not want input now */
+        bool closing;        /* a close frame is queued (by us or in reply) */
+        bool close_wanted;   /* ws_close: queue the close frame once the data is out */
+        uint16_t close_code;
+        char close_reason[64];
+        bool done;         /* on_closed was called */
+        bool free_pending; /* ws_free was called inside a callback */
+        bool in_recv;      /* inside wslay_event_recv: sending waits until it returns */
+        bool started;      /* ws_start() was called: I/O and callbacks may happen */
+        int depth;         /* nesting of our own frames on the stack */
+        h2o_timeout_entry_t close_entry; /* the deadline of a close we started */
         h2o_loop_t *loop;
 };
 
@@ -29,7 +33,6 @@ static void destroy(struct wsconn *ws)
 {
         if (h2o_timeout_is_linked(&ws->close_entry))
                 h2o_timeout_unlink(&ws->close_entry);
-        h2o_timeout_dispose(ws->loop, &ws->close_to);
         if (ws->sock) {
                 h2o_socket_read_stop(ws->sock);
                 h2o_socket_close(ws->sock);
@@ -116,6 +119,15 @@ static void flush(struct wsconn *ws)
 {
         if (!ws->started || !ws->sock || ws->in_recv || h2o_socket_is_writing(ws->sock))
                 return;
+        /* wslay sends control frames ahead of queued messages: our close waits until what was
+         * queued before it (an exit message) has gone out. */
+        if (ws->close_wanted && ws->wbuf.len == 0 &&
+            wslay_event_get_queued_msg_count(ws->ctx) == 0) {
+                ws->close_wanted = false;
+                (void)wslay_event_queue_close(ws->ctx, ws->close_code,
+                                              (const uint8_t *)ws->close_reason,
+                                              strlen(ws->close_reason));
+        }
         if (ws->wbuf.len == 0 && wslay_event_want_write(ws->ctx) &&
             wslay_event_send(ws->ctx) != 0) {
                 finish(ws);
@@ -214,7 +226,6 @@ struct wsconn *ws_new(h2o_socket_t *sock, h2o_loop_t *loop, const struct ws_hand
         ws->lim = *lim;
         ws->data = data;
         sock->data = ws;
-        h2o_timeout_init(loop, &ws->close_to, lim->close_wait_ms);
         ws->close_entry.cb = on_close_deadline;
         return ws;
 }
@@ -267,9 +278,10 @@ void ws_close(struct wsconn *ws, uint16_t code, const char *reason)
         enter(ws);
         if (!ws->closing) {
                 ws->closing = true;
-                (void)wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason,
-                                              reason ? strlen(reason) : 0);
-                h2o_timeout_link(ws->loop, &ws->close_to, &ws->close_entry);
+                ws->close_wanted = true;
+                ws->close_code = code;
+                snprintf(ws->close_reason, sizeof(ws->close_reason), "%s", reason ? reason : "");
+                h2o_timeout_link(ws->loop, ws->lim.close_timeout, &ws->close_entry);
         }
         proceed(ws);
         leave(ws);

@@ -28,9 +28,11 @@ struct ws_handlers {
 };
 
 struct ws_limits {
-        size_t max_msg;         /* longest message accepted (then close 1009) */
-        size_t low_water;       /* on_drain is called when queued bytes fall to this */
-        uint64_t close_wait_ms; /* how long a close we started waits for the peer's */
+        size_t max_msg;   /* longest message accepted (then close 1009) */
+        size_t low_water; /* on_drain is called when queued bytes fall to this */
+        /* How long a close we started waits for the peer's: a timeout of the connection's loop,
+         * owned by the caller (shared by its connections, disposed of after the last one). */
+        h2o_timeout_t *close_timeout;
 };
 
 /* Takes over sock (an upgraded connection on this thread's loop, possibly with bytes already in
@@ -48,7 +50,7 @@ size_t ws_queued(const struct wsconn *ws);
 /* Stops (true) or resumes (false) reading from the peer. */
 void ws_pause_read(struct wsconn *ws, bool paused);
 /* Starts the close handshake after what is queued; on_closed follows (at the latest after
- * close_wait_ms). */
+ * close_timeout). */
 void ws_close(struct wsconn *ws, uint16_t code, const char *reason);
 /* Frees the connection, closing the socket at once if it is still open. Never calls back. */
 void ws_free(struct wsconn *ws);
