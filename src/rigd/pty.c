@@ -23,6 +23,8 @@
 #include "rigd/ws.h"
 #include "runtime/shimproto.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 
@@ -595,6 +597,9 @@ static void take_handoff(struct pty_handoff *h)
                 pty_handoff_drop(h);
                 return;
         }
+        /* Keystrokes and their echoes are tiny writes: no Nagle delay on a terminal. */
+        int one = 1;
+        (void)setsockopt(h->sock.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         h2o_socket_t *sock = h2o_socket_import(P.loop, &h->sock);
         h->sock.fd = -1;
         if (is_open) {
