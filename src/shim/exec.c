@@ -347,7 +347,6 @@ static void prepare(const struct shim *s, const char *sub, int status)
 __attribute__((noreturn)) static void finish(const struct shim *s, const struct exec_req *req,
                                              int status)
 {
-        stage2_enter(s, status);
         become_user(req, status);
         if (chdir(req->cwd) < 0)
                 child_fail(status, errno, "cwd %s: %m", req->cwd);
@@ -367,6 +366,23 @@ __attribute__((noreturn)) static void finish(const struct shim *s, const struct 
         child_fail(status, err, "%s: %s", req->argv[0], strerror(err));
 }
 
+static void zygote_receive(int chan, struct exec_req *req);
+
+/* Stage 2: joins the rig's user namespace; a zygote (req NULL) then waits for its request. */
+__attribute__((noreturn)) static void stage2_main(const struct shim *s, const struct exec_req *req,
+                                                  int status)
+{
+        stage2_enter(s, status);
+        if (req)
+                finish(s, req, status);
+        prctl(PR_SET_NAME, "rig-exec", 0, 0, 0);
+        if (send(status, "R", 1, MSG_NOSIGNAL) < 0)
+                _exit(0);
+        struct exec_req r;
+        zygote_receive(status, &r);
+        finish(s, &r, status);
+}
+
 /* Forks the rig's process as a child of the shim (CLONE_PARENT), tells the shim its pid and
  * pidfd ("B <pid>"), and leaves. */
 __attribute__((noreturn)) static void spawn_stage2(const struct shim *s, const struct exec_req *req,
@@ -376,7 +392,7 @@ __attribute__((noreturn)) static void spawn_stage2(const struct shim *s, const s
         bool placed;
         pid_t pid = fastcg_clone(CLONE_PARENT, -1, &pidfd, &placed);
         if (pid == 0)
-                finish(s, req, status);
+                stage2_main(s, req, status);
         if (pid < 0)
                 child_fail(status, errno, "cannot fork: %m");
         char msg[32];
@@ -446,10 +462,5 @@ static void zygote_receive(int chan, struct exec_req *req)
 void zygote_main(const struct shim *s, const char *sub, int chan)
 {
         prepare(s, sub, chan);
-        prctl(PR_SET_NAME, "rig-exec", 0, 0, 0);
-        if (send(chan, "R", 1, MSG_NOSIGNAL) < 0)
-                _exit(0);
-        struct exec_req req;
-        zygote_receive(chan, &req);
-        spawn_stage2(s, &req, chan);
+        spawn_stage2(s, NULL, chan);
 }

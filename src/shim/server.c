@@ -345,6 +345,31 @@ static pid_t fork_into(struct shim *s, const char *sub, int *pidfd, const char *
         return pid;
 }
 
+/* Receives one status-channel message (NUL-terminated) and at most one fd. Returns its length, 0
+ * at EOF, or -errno (-EAGAIN: nothing there). */
+static ssize_t recv_status(int fd, char *msg, size_t len, int *passed)
+{
+        union {
+                char b[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct iovec iov = {msg, len - 1};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)};
+        *passed = -1;
+        ssize_t n;
+        do
+                n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+                if (cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+                        memcpy(passed, CMSG_DATA(cm), sizeof(int));
+        msg[n] = '\0';
+        return n;
+}
+
 /* ---- zygote: the next exec's process, forked and placed ahead of time ---- */
 
 static void zygote_spawn(struct shim *s)
@@ -403,13 +428,47 @@ static void zygote_failed(struct shim *s)
         s->zygote.retry_at = shim_now_ms() + 1000;
 }
 
+/* Messages of the zygote: "B <pid>" with the pidfd of stage 2 (which replaces stage 1, now
+ * leaving), then "R" once it is ready. Returns false when the zygote failed. */
+static bool zygote_messages(struct shim *s)
+{
+        for (;;) {
+                char msg[64];
+                int passed = -1;
+                ssize_t n = recv_status(s->zygote.chan, msg, sizeof(msg), &passed);
+                if (n == -EAGAIN)
+                        return true;
+                if (n > 2 && msg[0] == 'B' && passed >= 0) {
+                        reap_later(s, s->zygote.pidfd);
+                        s->zygote.pidfd = passed;
+                        s->zygote.pid = (pid_t)atoi(msg + 2);
+                        continue;
+                }
+                if (passed >= 0)
+                        close(passed);
+                if (n == 1 && msg[0] == 'R') {
+                        s->zygote.ready = true;
+                        continue;
+                }
+                return false; /* EOF or an error report: it could not set up */
+        }
+}
+
 static void zygote_event(struct shim *s)
 {
-        char c;
-        ssize_t n = recv(s->zygote.chan, &c, 1, MSG_DONTWAIT);
-        if (n == 1 && c == 'R')
-                s->zygote.ready = true;
-        else if (!(n < 0 && (errno == EAGAIN || errno == EINTR)))
+        if (!zygote_messages(s))
+                zygote_failed(s);
+}
+
+/* Its pidfd fired: stage 1 left (normal, once it reported stage 2) or stage 2 died. */
+static void zygote_exit_event(struct shim *s)
+{
+        if (!zygote_messages(s)) {
+                zygote_failed(s);
+                return;
+        }
+        struct pollfd p = {.fd = s->zygote.pidfd, .events = POLLIN};
+        if (poll(&p, 1, 0) > 0)
                 zygote_failed(s);
 }
 
@@ -705,26 +764,14 @@ static void read_status(struct shim *s, struct conn *c)
 {
         struct exec *ex = c->ex;
         char msg[600];
-        union {
-                char b[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        struct iovec iov = {msg, sizeof(msg) - 1};
-        struct msghdr mh = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)};
-        ssize_t n = recvmsg(ex->status_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        int passed;
+        ssize_t n = recv_status(ex->status_fd, msg, sizeof(msg), &passed);
+        if (n == -EAGAIN)
                 return;
-        int passed = -1;
-        if (n > 0)
-                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-                        if (cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
-                                memcpy(&passed, CMSG_DATA(cm), sizeof(int));
         if (n <= 0) {
                 close_fd(&ex->status_fd); /* execve happened (or the child died) */
                 return;
         }
-        msg[n] = '\0';
         if (msg[0] == 'B' && passed >= 0) {
                 /* Stage 1 forked the rig's process as our child and leaves now. */
                 reap_later(s, ex->pidfd);
@@ -994,7 +1041,7 @@ static bool handle_own(struct shim *s, enum slot_kind k)
         } else if (k == K_ZYGOTE) {
                 zygote_event(s);
         } else if (k == K_ZYPID) {
-                zygote_failed(s);
+                zygote_exit_event(s);
         }
         return true;
 }

@@ -141,10 +141,10 @@ struct exec_child_fds {
  * born in it. */
 void exec_child(const struct shim *s, const struct exec_req *req, const char *sub,
                 const struct exec_child_fds *fds) __attribute__((noreturn));
-/* A process forked ahead of the next exec: it joins the exec cgroup `sub` and the rig's
- * namespaces at once (attaching to a cgroup costs an RCU grace period, ~10 ms, on cgroup v1),
- * says "R" on chan, then waits for "J" + the request's JSON with the stdio fds. From there on it
- * is an exec child like any other. */
+/* The next exec's processes, made ahead of time: stage 1 joins the exec cgroup `sub` (NULL: born
+ * in it) and the rig's namespaces and forks stage 2, reporting "B <pid>" with its pidfd; stage 2
+ * joins the rig's user namespace, says "R" on chan and waits for "J" + the request's JSON with
+ * the stdio fds. From there on it is an exec's process like any other. */
 void zygote_main(const struct shim *s, const char *sub, int chan) __attribute__((noreturn));
 #define SHIM_ZYGOTE_MSG_MAX (SHIM_FRAME_MAX + 1)
 

@@ -342,6 +342,12 @@ def test_users_and_host_ids(rig):
     rig.ok(f"sleep {tag} >/dev/null 2>&1 &")
     rig.ok(f"sleep {tag + 1} >/dev/null 2>&1 &", user="root")
     try:
+        # The background sleeps exec a moment after their shells are gone.
+        deadline = time.monotonic() + 5
+        while (len(_host_pids_with_cmdline(f"sleep {tag}")) != 1 or
+               len(_host_pids_with_cmdline(f"sleep {tag + 1}")) != 1) and \
+                time.monotonic() < deadline:
+            time.sleep(0.02)
         (pu,) = _host_pids_with_cmdline(f"sleep {tag}")
         (pr,) = _host_pids_with_cmdline(f"sleep {tag + 1}")
         assert _status_ids(pu) == (rig.uid_base + 1000, rig.uid_base + 1000)
