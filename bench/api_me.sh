@@ -16,6 +16,7 @@
 # (bench/results/api_me_nginx.json with NGINX_ONLY=1).
 set -euo pipefail
 
+NAME=api_me
 TARGET_RATIO=0.5
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
@@ -23,95 +24,41 @@ CONNECTIONS=${CONNECTIONS:-64}
 ROUNDS=${ROUNDS:-1}
 NGINX_ONLY=${NGINX_ONLY:-0}
 BODY_BYTES=${BODY_BYTES:-256}
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "api_me: ROUNDS must be a positive integer" >&2; exit 1; }
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "$NAME: ROUNDS must be a positive integer" >&2; exit 1; }
 
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$BENCH_DIR/.." && pwd)
-RIGD_BIN=${RIGD_BIN:-$REPO/build/src/rigd/rigd}
-RESULTS_DIR=$BENCH_DIR/results
-
-log() { printf 'api_me: %s\n' "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # --- prerequisites --------------------------------------------------------------------------------
 
-need_pkgs=()
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light)
-command -v wrk >/dev/null 2>&1 || need_pkgs+=(wrk)
-command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-	[ "$(id -u)" -eq 0 ] || die "missing ${need_pkgs[*]}; run as root or install them with apt-get"
-	log "installing ${need_pkgs[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
-fi
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || NEED_PKGS+=(nginx-light)
+need_cmd wrk wrk
+need_cmd curl curl
+install_needed
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 if [ "$NGINX_ONLY" != 1 ]; then
-	[ -x "$RIGD_BIN" ] || die "rigd not found at $RIGD_BIN (build it: meson setup build && ninja -C build, or set RIGD_BIN)"
+	require_rigd
 fi
 
 # --- temp dirs, processes, cleanup ----------------------------------------------------------------
 
-WORK=$(mktemp -d /tmp/rigs-bench-api-me.XXXXXX)
+make_workdir
 RIGD_PID=
 NGINX_PID=
 WRK_PID=
 
 # shellcheck disable=SC2317 # called from the EXIT trap
-stop_pid() { # pid: TERM, wait up to 5 s, then KILL
-	local pid=$1 _
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-
-# shellcheck disable=SC2317 # called from the EXIT trap
-cleanup() {
+cleanup() { # stop wrk, nginx and rigd (5 s each before KILL), rm WORK
 	local rc=$?
 	trap - EXIT INT TERM
-	stop_pid "$WRK_PID"
-	stop_pid "$NGINX_PID"
-	stop_pid "$RIGD_PID"
+	stop_pid "$WRK_PID" 50
+	stop_pid "$NGINX_PID" 50
+	stop_pid "$RIGD_PID" 50
 	rm -rf "$WORK"
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() { # a TCP port on 127.0.0.1 with no listener, below the usual ephemeral range
-	local p _
-	for _ in $(seq 1 500); do
-		p=$((20000 + RANDOM % 12000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-wait_http() { # url pid name: wait up to 15 s for a 200
-	local url=$1 pid=$2 name=$3 _
-	for _ in $(seq 1 150); do
-		kill -0 "$pid" 2>/dev/null || return 1
-		if [ "$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null)" = 200 ]; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	log "$name did not answer 200 at $url within 15 s"
-	return 1
-}
+trap_exit cleanup
 
 # --- rigd -----------------------------------------------------------------------------------------
 
@@ -120,25 +67,11 @@ BODY=$WORK/html/api/me
 mkdir -p "$WORK/html/api"
 
 if [ "$NGINX_ONLY" != 1 ]; then
-	DATA=$WORK/data
-	"$RIGD_BIN" init --data-dir "$DATA" >"$WORK/init.out" 2>"$WORK/init.err" ||
-		die "rigd init failed: $(cat "$WORK/init.err")"
-	KEY=$(grep -v '^[[:space:]]*$' "$WORK/init.out" | tail -n 1 | tr -d '[:space:]')
-	[[ $KEY =~ ^rb_[0-9A-Za-z]{32}$ ]] || die "the last line of rigd init is not a key: '$KEY'"
-
-	RIGD_PORT=$(free_port) || die "no free port"
-	"$RIGD_BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$RIGD_PORT" --rate-limit other=0 \
-		</dev/null >"$WORK/rigd.out" 2>"$WORK/rigd.log" &
-	RIGD_PID=$!
-	if ! wait_http "http://127.0.0.1:$RIGD_PORT/healthz" "$RIGD_PID" rigd; then
-		tail -n 30 "$WORK/rigd.log" >&2 || true
-		die "rigd serve did not come up"
-	fi
-	code=$(curl -s -o "$BODY" -w '%{http_code}' -H "Authorization: Bearer $KEY" \
-		"http://127.0.0.1:$RIGD_PORT/api/me")
+	rigd_init show
+	KEY=$RIGS_API_KEY
+	start_rigd --rate-limit other=0
+	code=$(curl -s -o "$BODY" -w '%{http_code}' -H "Authorization: Bearer $KEY" "$RIGD_URL/api/me")
 	[ "$code" = 200 ] || die "GET /api/me answered $code: $(cat "$BODY")"
-	RIGD_VERSION=$(curl -s "http://127.0.0.1:$RIGD_PORT/healthz" |
-		sed -n 's/.*"version"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')
 else
 	# A JSON document of exactly BODY_BYTES bytes (padding inside a string).
 	head='{"principal":{"id":"usr_x","kind":"user","name":"admin"},"pad":"'
@@ -239,27 +172,26 @@ requests_of() { awk '/requests in/ { print $1; exit }' "$1"; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END {
 	if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+wrk_round() { # name url: one wrk run; sets RPS, P99, BAD, ERR and REQ from its output
+	local f=$WORK/wrk_$1.txt
+	run_wrk "$1" "$2"
+	RPS=$(rps_of "$f")
+	P99=$(p99_ms_of "$f")
+	{ [ -n "$RPS" ] && [ -n "$P99" ]; } || die "cannot parse wrk output: $(cat "$f")"
+	BAD=$(non2xx_of "$f") ERR=$(errors_of "$f") REQ=$(requests_of "$f")
+}
+
 # Alternate the servers ROUNDS times; report medians (steadier on a busy machine).
 N_RPS_ALL='' N_P99_ALL='' R_RPS_ALL='' R_P99_ALL=''
 N_BAD=0 N_ERR=0 N_REQ=0 R_BAD=0 R_ERR=0 R_REQ=0
 for round in $(seq 1 "$ROUNDS"); do
-	f=$WORK/wrk_nginx_$round.txt
-	run_wrk "nginx_$round" "http://127.0.0.1:$NGINX_PORT/api/me"
-	rps=$(rps_of "$f")
-	p99=$(p99_ms_of "$f")
-	{ [ -n "$rps" ] && [ -n "$p99" ]; } || die "cannot parse wrk output: $(cat "$f")"
-	N_RPS_ALL+=" $rps" N_P99_ALL+=" $p99"
-	N_BAD=$((N_BAD + $(non2xx_of "$f"))) N_ERR=$((N_ERR + $(errors_of "$f")))
-	N_REQ=$((N_REQ + $(requests_of "$f")))
+	wrk_round "nginx_$round" "http://127.0.0.1:$NGINX_PORT/api/me"
+	N_RPS_ALL+=" $RPS" N_P99_ALL+=" $P99"
+	N_BAD=$((N_BAD + BAD)) N_ERR=$((N_ERR + ERR)) N_REQ=$((N_REQ + REQ))
 	[ "$NGINX_ONLY" != 1 ] || continue
-	f=$WORK/wrk_rigd_$round.txt
-	run_wrk "rigd_$round" "http://127.0.0.1:$RIGD_PORT/api/me"
-	rps=$(rps_of "$f")
-	p99=$(p99_ms_of "$f")
-	{ [ -n "$rps" ] && [ -n "$p99" ]; } || die "cannot parse wrk output: $(cat "$f")"
-	R_RPS_ALL+=" $rps" R_P99_ALL+=" $p99"
-	R_BAD=$((R_BAD + $(non2xx_of "$f"))) R_ERR=$((R_ERR + $(errors_of "$f")))
-	R_REQ=$((R_REQ + $(requests_of "$f")))
+	wrk_round "rigd_$round" "$RIGD_URL/api/me"
+	R_RPS_ALL+=" $RPS" R_P99_ALL+=" $P99"
+	R_BAD=$((R_BAD + BAD)) R_ERR=$((R_ERR + ERR)) R_REQ=$((R_REQ + REQ))
 	kill -0 "$RIGD_PID" 2>/dev/null || die "rigd died during the run: $(tail -n 20 "$WORK/rigd.log")"
 done
 json_array() { echo "[$(echo "$1" | xargs | sed 's/ /, /g')]"; }
@@ -282,12 +214,8 @@ printf 'GET /api/me, %s body bytes, wrk -t%s -c%s -d%s, %s round(s) (medians)\n'
 printf '%-8s %14s %10s %12s %10s\n' server requests/s p99_ms requests errors
 printf '%-8s %14.0f %10.3f %12s %10s\n' nginx "$N_RPS" "$N_P99" "$N_REQ" "$((N_BAD + N_ERR))"
 
-if [ "$NGINX_ONLY" = 1 ]; then
-	OUT=$RESULTS_DIR/api_me_nginx.json
-	cat >"$OUT" <<EOF
-{
-  "benchmark": "api_me",
-  "mode": "nginx_only",
+json_common() { # the fields both JSON files share after "benchmark" (and "mode"), up to "nginx"
+	cat <<EOF
   "date": "$NOW",
   "duration": "$DURATION",
   "threads": $THREADS,
@@ -298,9 +226,16 @@ if [ "$NGINX_ONLY" = 1 ]; then
   "nginx": {"version": "$NGINX_VERSION", "requests_per_sec": $N_RPS, "p99_ms": $N_P99,
             "requests": $N_REQ, "non_2xx": $N_BAD, "socket_errors": $N_ERR,
             "rounds_requests_per_sec": $(json_array "$N_RPS_ALL"), "rounds_p99_ms": $(json_array "$N_P99_ALL")},
-  "rigd": null
-}
 EOF
+}
+
+if [ "$NGINX_ONLY" = 1 ]; then
+	OUT=$RESULTS_DIR/api_me_nginx.json
+	{
+		printf '{\n  "benchmark": "api_me",\n  "mode": "nginx_only",\n'
+		json_common
+		printf '  "rigd": null\n}\n'
+	} >"$OUT"
 	log "wrote $OUT"
 	[ $((N_BAD + N_ERR)) -eq 0 ] || die "nginx answered errors: $(cat "$WORK"/wrk_nginx_*.txt)"
 	exit 0
@@ -316,19 +251,10 @@ verdict=$([ "$MEETS" = true ] && echo "meets target" || echo "BELOW TARGET")
 printf 'ratio %sx (target >= %sx): %s; p99 rigd/nginx %sx\n' "$RATIO" "$TARGET_RATIO" "$verdict" "$P99_RATIO"
 
 OUT=$RESULTS_DIR/api_me.json
-cat >"$OUT" <<EOF
 {
-  "benchmark": "api_me",
-  "date": "$NOW",
-  "duration": "$DURATION",
-  "threads": $THREADS,
-  "connections": $CONNECTIONS,
-  "body_bytes": $BODY_SIZE,
-  "host": $HOST_JSON,
-  "rounds": $ROUNDS,
-  "nginx": {"version": "$NGINX_VERSION", "requests_per_sec": $N_RPS, "p99_ms": $N_P99,
-            "requests": $N_REQ, "non_2xx": $N_BAD, "socket_errors": $N_ERR,
-            "rounds_requests_per_sec": $(json_array "$N_RPS_ALL"), "rounds_p99_ms": $(json_array "$N_P99_ALL")},
+	printf '{\n  "benchmark": "api_me",\n'
+	json_common
+	cat <<EOF
   "rigd": {"version": "$RIGD_VERSION", "requests_per_sec": $R_RPS, "p99_ms": $R_P99,
            "requests": $R_REQ, "non_2xx": $R_BAD, "socket_errors": $R_ERR,
            "rounds_requests_per_sec": $(json_array "$R_RPS_ALL"), "rounds_p99_ms": $(json_array "$R_P99_ALL")},
@@ -339,6 +265,7 @@ cat >"$OUT" <<EOF
   "valid": $VALID
 }
 EOF
+} >"$OUT"
 log "wrote $OUT"
 
 if [ "$VALID" != true ]; then

@@ -26,52 +26,40 @@ N=${1:-${N:-1000}}
 WARMUP=${WARMUP:-50}
 [[ $N =~ ^[1-9][0-9]*$ ]] || { echo "$NAME: N must be a positive integer" >&2; exit 1; }
 
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$BENCH_DIR/.." && pwd)
-RIGD_BIN=${RIGD_BIN:-$REPO/build/src/rigd/rigd}
-TEMPLATES_DIR=${TEMPLATES_DIR:-/var/cache/rigs/templates}
-RESULTS_DIR=$BENCH_DIR/results
-PY=/usr/bin/python3
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-log() { printf '%s: %s\n' "$NAME" "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
-
-[ "$(id -u)" -eq 0 ] || die "run as root (rigd's rig runtime and sshd need it)"
-need=()
-[ -x /usr/sbin/sshd ] || need+=(openssh-server)
-command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
-$PY -c 'import websocket' 2>/dev/null || need+=(python3-websocket)
-if [ ${#need[@]} -gt 0 ]; then
-	log "installing ${need[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+require_root "rigd's rig runtime and sshd need it"
+[ -x /usr/sbin/sshd ] || NEED_PKGS+=(openssh-server)
+need_cmd ssh openssh-client
+$PY -c 'import websocket' 2>/dev/null || NEED_PKGS+=(python3-websocket)
+if [ ${#NEED_PKGS[@]} -gt 0 ]; then
+	install_needed --no-install-recommends
 	# The package starts a system sshd on port 22: this benchmark runs its own.
 	if command -v systemctl >/dev/null 2>&1; then systemctl disable --now ssh >/dev/null 2>&1 || true; fi
 fi
-[ -x "$RIGD_BIN" ] || die "rigd not found at $RIGD_BIN (build it: meson setup build && ninja -C build, or set RIGD_BIN)"
-[ -d "$TEMPLATES_DIR/base/rootfs" ] || die "no template at $TEMPLATES_DIR/base/rootfs (scripts/build-template.sh $TEMPLATES_DIR)"
+require_rigd
+require_template
 
-WORK=$(mktemp -d /tmp/rigs-bench-pty.XXXXXX)
+make_workdir pty
 RIGD_PID=
 SSHD_PID=
-cleanup() {
-	[ -n "$RIGD_PID" ] && kill -TERM "$RIGD_PID" 2>/dev/null && wait "$RIGD_PID" 2>/dev/null || true
-	[ -n "$SSHD_PID" ] && kill -TERM "$SSHD_PID" 2>/dev/null && wait "$SSHD_PID" 2>/dev/null || true
+stop_wait() { # pid: TERM, then wait for it (no timeout)
+	if [ -n "$1" ] && kill -TERM "$1" 2>/dev/null; then wait "$1" 2>/dev/null || true; fi
+}
+cleanup() { # stop rigd and sshd, rm WORK
+	stop_wait "$RIGD_PID"
+	stop_wait "$SSHD_PID"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 # --- rigd and a rig -----------------------------------------------------------------------------
 
-KEY=$("$RIGD_BIN" init --data-dir "$WORK/data" 2>"$WORK/init.log" | tail -n 1) || die "rigd init failed: $(cat "$WORK/init.log")"
+KEY=$("$RIGD_BIN" init --data-dir "$DATA" 2>"$WORK/init.log" | tail -n 1) || die "rigd init failed: $(cat "$WORK/init.log")"
 RIGD_PORT=$(free_port)
-"$RIGD_BIN" serve --data-dir "$WORK/data" --listen "127.0.0.1:$RIGD_PORT" --templates-dir "$TEMPLATES_DIR" \
+"$RIGD_BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$RIGD_PORT" --templates-dir "$TEMPLATES_DIR" \
 	--rate-limit rigs=0 --rate-limit other=0 >"$WORK/rigd.log" 2>&1 &
 RIGD_PID=$!
 
