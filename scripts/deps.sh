@@ -7,13 +7,13 @@ PKGS=(
   # build
   gcc clang libclang-rt-14-dev meson ninja-build pkg-config git
   libh2o-evloop-dev libwslay-dev libsqlite3-dev libsodium-dev libjansson-dev libssl-dev
-  libcurl4-openssl-dev libseccomp-dev
+  libcurl4-openssl-dev libseccomp-dev libmnl-dev libnftables-dev
   # rig runtime: template build, disks
-  debootstrap e2fsprogs util-linux iproute2
+  debootstrap e2fsprogs util-linux iproute2 nftables
   # tests and tools
   python3 python3-pytest python3-yaml python3-websocket sqlite3 curl tmux clang-format cppcheck
   # benchmark peers
-  nginx-light wrk bubblewrap
+  nginx-light wrk bubblewrap iperf3
 )
 
 missing=()
