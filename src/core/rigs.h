@@ -52,6 +52,10 @@ int store_rig_get(struct store *st, const struct tenant *t, const char *id_or_na
 int store_rig_set_state(struct store *st, const char *id, enum rig_state s, const char *error);
 int store_rig_set_network(struct store *st, const char *id, const char *network_json,
                           const char *ip);
+/* The lowest IPv4 address in [first, last] (host byte order) that no rig has, as a dotted quad:
+ * addresses of deleted rigs are reused. -ENOSPC when the range is full. Call inside the
+ * transaction that stores it. */
+int store_rig_alloc_ip(struct store *st, uint32_t first, uint32_t last, char out[64]);
 int store_rig_delete(struct store *st, const char *id);
 /* Lists rigs of the tenant, optionally of one project. Items are struct rig; free with
  * rigs_list_free. */

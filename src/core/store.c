@@ -39,6 +39,8 @@ static const char *const migrations[] = {
     "  created_by TEXT NOT NULL, created_at INTEGER NOT NULL, error TEXT,"
     "  UNIQUE(project_id, name));"
     "CREATE INDEX rigs_org ON rigs(org_id);",
+    /* 3: a rig address belongs to one rig */
+    "CREATE UNIQUE INDEX rigs_ip ON rigs(ip);",
 };
 
 int store_errno(int rc)

@@ -2,6 +2,7 @@
 
 #include "core/store_internal.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 
 #define UID_BASE_FIRST 1000000u
@@ -192,6 +193,48 @@ int store_rig_set_network(struct store *st, const char *id, const char *network_
         bind_text(s, 2, ip);
         bind_str(s, 3, id);
         return stmt_exec(s);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+int store_rig_alloc_ip(struct store *st, uint32_t first, uint32_t last, char out[64])
+{
+        static const char sql[] = "SELECT ip FROM rigs WHERE ip IS NOT NULL AND ip != ''";
+        _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
+        if (!s)
+                return -EIO;
+        uint32_t *used = NULL;
+        size_t n = 0, cap = 0;
+        int rc;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                struct in_addr a;
+                const char *t = (const char *)sqlite3_column_text(s, 0);
+                if (!t || inet_pton(AF_INET, t, &a) != 1)
+                        continue;
+                if (n == cap)
+                        used = xrealloc(used, (cap = cap ? cap * 2 : 64) * sizeof(*used));
+                used[n++] = ntohl(a.s_addr);
+        }
+        if (rc != SQLITE_DONE) {
+                free(used);
+                return store_errno(rc);
+        }
+        if (n)
+                qsort(used, n, sizeof(*used), cmp_u32);
+        uint64_t want = first;
+        for (size_t i = 0; i < n && used[i] <= want; i++)
+                if (used[i] == want)
+                        want++;
+        free(used);
+        if (want > last)
+                return -ENOSPC;
+        uint32_t ip = (uint32_t)want;
+        snprintf(out, 64, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
+        return 0;
 }
 
 int store_rig_delete(struct store *st, const char *id)

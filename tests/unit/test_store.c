@@ -1,4 +1,5 @@
 /* The SQLite store: CRUD, uniqueness, tenant scoping, pagination, keys and sessions. */
+#include "core/rigs.h"
 #include "core/store.h"
 
 #include <sodium.h>
@@ -457,6 +458,48 @@ static void test_sessions(void)
         is_int(store_session_authenticate(st, s1, NOW + 3, &p), -ENOENT, "  session gone");
 }
 
+static int insert_rig(const char *name, const char *ip)
+{
+        struct rig r = {.state = RIG_RUNNING,
+                        .cpus = 1,
+                        .memory_mb = 64,
+                        .max_processes = 16,
+                        .disk_mb = 256,
+                        .created_at = NOW};
+        id_new("rig_", r.id);
+        memcpy(r.org_id, org_a.id, ID_MAX);
+        memcpy(r.project_id, default_a.id, ID_MAX);
+        snprintf(r.name, sizeof(r.name), "%s", name);
+        snprintf(r.template_name, sizeof(r.template_name), "base");
+        snprintf(r.created_by, sizeof(r.created_by), "%s", alice.id);
+        snprintf(r.ip, sizeof(r.ip), "%s", ip);
+        return store_rig_insert(st, &r);
+}
+
+/* Rig addresses: the lowest free one of the range, freed ones reused, unique per store. */
+static void test_rig_ips(void)
+{
+        const uint32_t first = 0x0a000002, last = 0x0a000004; /* 10.0.0.2 .. 10.0.0.4 */
+        char ip[64];
+        is_int(store_rig_alloc_ip(st, first, last, ip), 0, "an address from an empty store");
+        is_str(ip, "10.0.0.2", "  the first of the range");
+        is_int(insert_rig("ip-a", ip), 0, "a rig with it");
+        is_int(insert_rig("ip-dup", "10.0.0.2"), -EEXIST, "another rig with it: -EEXIST");
+        is_int(insert_rig("ip-c", "10.0.0.4"), 0, "a rig with the last address");
+        is_int(insert_rig("ip-other", "192.168.9.9"), 0, "a rig with an address off the range");
+        is_int(store_rig_alloc_ip(st, first, last, ip), 0, "the next address");
+        is_str(ip, "10.0.0.3", "  the gap is filled first");
+        is_int(insert_rig("ip-b", ip), 0, "a rig with it");
+        is_int(store_rig_alloc_ip(st, first, last, ip), -ENOSPC, "a full range: -ENOSPC");
+        struct tenant t = {.org_id = org_a.id};
+        struct rig got;
+        is_int(store_rig_get(st, &t, "ip-a", default_a.id, &got), 0, "find ip-a");
+        is_int(store_rig_delete(st, got.id), 0, "delete it");
+        rig_free_fields(&got);
+        is_int(store_rig_alloc_ip(st, first, last, ip), 0, "an address after the delete");
+        is_str(ip, "10.0.0.2", "  the freed one is reused");
+}
+
 int main(void)
 {
         if (sodium_init() < 0)
@@ -473,6 +516,7 @@ int main(void)
                 test_pagination();
                 test_keys();
                 test_sessions();
+                test_rig_ips();
                 store_close(st);
         }
         tu_rmrf(tmpdir);
