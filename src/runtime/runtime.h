@@ -2,7 +2,7 @@
  * per-rig `rig-shim` process with Linux namespaces, cgroups, seccomp and an ext4 loop disk; a
  * gVisor backend can implement the same operations later.
  *
- * Every host resource a rig gets (shim, mounts, loop device, cgroup, later veth/nft) is named
+ * Every host resource a rig gets (shim, mounts, loop device, cgroup, veth) is named
  * after the rig id and created and torn down by one module, idempotently, so cleanup after a
  * crash is the same code as a normal stop/destroy. Functions block (they run on rigd's work pool,
  * never on an event loop) and return 0 or a negative errno. */
@@ -21,6 +21,20 @@ struct rig_limits {
         int64_t disk_mb;       /* 256 .. 1048576: size of the rig's ext4 disk */
 };
 
+/* The rig's network: a veth from its network namespace ("eth0") to the host bridge, whose host
+ * end is "rv" + the id (hostnet/addr.h). The bridge, its gateway address and the nftables rules
+ * are rigd's (src/hostnet/); the runtime only plugs the rig in and out. */
+#define RIG_NET_DNS_MAX 3
+struct rig_net {
+        char bridge[16]; /* "" : no network but loopback */
+        uint32_t ip;     /* host byte order */
+        int prefix;
+        uint32_t gateway;
+        uint32_t group; /* interface group of the host end (nftables scope rules with it) */
+        uint32_t dns[RIG_NET_DNS_MAX]; /* name servers for the rig's /etc/resolv.conf */
+        size_t ndns;
+};
+
 struct rig_spec {
         char id[RIG_ID_MAX];    /* rig_...; names every host resource */
         char hostname[64];      /* the rig's name */
@@ -29,6 +43,7 @@ struct rig_spec {
         struct rig_limits limits;
         uint32_t uid_base; /* host uid/gid that rig root maps to; 65536 ids from there */
         char **env;        /* NULL-terminated "KEY=VALUE" list for every process, or NULL */
+        struct rig_net net;
 };
 
 enum rig_run_state {
@@ -51,8 +66,8 @@ struct runtime_ops {
         int (*create)(struct runtime *rt, const struct rig_spec *spec);
         /* Starts the rig: returns once PID 1 runs and exec is possible. */
         int (*start)(struct runtime *rt, const struct rig_spec *spec);
-        /* Stops every process of the rig and releases mounts, loop device and cgroup. A stateless
-         * rig's disk is deleted too. Idempotent. */
+        /* Stops every process of the rig and releases mounts, loop device, cgroup and veth. A
+         * stateless rig's disk is deleted too. Idempotent. */
         int (*stop)(struct runtime *rt, const char *id, bool stateless);
         int (*pause)(struct runtime *rt, const char *id);
         int (*resume)(struct runtime *rt, const char *id);

@@ -7,6 +7,8 @@
  *
  * <data>/rigs/<id>/ (0700): disk.img, config.json, shim.sock, shim.pid, shim.log, and the empty
  * mount points mnt/, lower/, root/ (used only inside the shim's mount namespace). */
+#include "hostnet/addr.h"
+#include "hostnet/veth.h"
 #include "runtime/cgroup.h"
 #include "runtime/disk.h"
 #include "runtime/rtutil.h"
@@ -91,6 +93,22 @@ static int find_shim(char *out, size_t len)
 
 /* ---- config.json ---- */
 
+/* "net": {"bridge", "ip", "prefix", "gateway", "group", "dns": [...]} */
+static json_t *net_json(const struct rig_net *n)
+{
+        char ip[NET_IP_STR], gw[NET_IP_STR];
+        net_ip_str(n->ip, ip);
+        net_ip_str(n->gateway, gw);
+        json_t *dns = json_array();
+        for (size_t i = 0; i < n->ndns && i < RIG_NET_DNS_MAX; i++) {
+                char s[NET_IP_STR];
+                net_ip_str(n->dns[i], s);
+                json_array_append_new(dns, json_string(s));
+        }
+        return json_pack("{s:s,s:s,s:i,s:s,s:I,s:o}", "bridge", n->bridge, "ip", ip, "prefix",
+                         n->prefix, "gateway", gw, "group", (json_int_t)n->group, "dns", dns);
+}
+
 static json_t *spec_json(struct runtime *rt, const struct rig_spec *spec, const char *rootfs)
 {
         char dir[PATH_MAX];
@@ -98,13 +116,16 @@ static json_t *spec_json(struct runtime *rt, const struct rig_spec *spec, const 
         json_t *env = json_array();
         for (char **e = spec->env; e && *e; e++)
                 json_array_append_new(env, json_string(*e));
-        return json_pack(
+        json_t *o = json_pack(
             "{s:s,s:s,s:s,s:b,s:I,s:{s:f,s:I,s:I,s:I},s:o,s:s,s:s,s:s}", "id", spec->id, "hostname",
             spec->hostname, "template", spec->template_name[0] ? spec->template_name : "base",
             "stateless", spec->stateless, "uid_base", (json_int_t)spec->uid_base, "limits", "cpus",
             spec->limits.cpus, "memory_mb", (json_int_t)spec->limits.memory_mb, "max_processes",
             (json_int_t)spec->limits.max_processes, "disk_mb", (json_int_t)spec->limits.disk_mb,
             "env", env, "rig_dir", dir, "data_dir", rt->data_dir, "rootfs", rootfs);
+        if (o && spec->net.bridge[0])
+                json_object_set_new(o, "net", net_json(&spec->net));
+        return o;
 }
 
 static int write_config(struct runtime *rt, const struct rig_spec *spec, const char *rootfs,
@@ -409,10 +430,16 @@ static int ns_stop(struct runtime *rt, const char *id, bool stateless)
                 r = rig_file(rt, id, "shim.pid", pidf, sizeof(pidf));
         if (r < 0)
                 return r;
-        if (stop_shim(sock) < 0)
+        bool stale = stop_shim(sock) < 0;
+        if (stale)
                 kill_stale(rt, id);
         /* The same cleanup whether the shim did it already or is gone. */
         r = cgroup_destroy(&B(rt)->cg, id);
+        /* A rig's veth goes with its network namespace (asynchronously, after PID 1); only a shim
+         * that did not stop cleanly is a reason to look for one that something kept. */
+        int u = stale ? net_rig_unplug(id) : 0;
+        if (r >= 0)
+                r = u;
         unlink(sock);
         unlink(pidf);
         /* A stateless rig leaves nothing on the host once stopped: not its disk, nor its

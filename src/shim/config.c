@@ -1,8 +1,11 @@
 /* The rig's config.json, written by the runtime (runtime_ns.c) before it starts the shim:
  *   {"id", "hostname", "template", "stateless", "uid_base",
  *    "limits": {"cpus", "memory_mb", "max_processes", "disk_mb"},
- *    "env": ["K=V", ...], "rig_dir", "data_dir", "rootfs"} */
+ *    "env": ["K=V", ...], "rig_dir", "data_dir", "rootfs",
+ *    "net": {"bridge", "ip", "prefix", "gateway", "group", "dns": [...]}}   (net: optional) */
 #include "shim/shim.h"
+
+#include "hostnet/addr.h"
 
 #include "runtime/rtutil.h"
 
@@ -63,6 +66,34 @@ static int load_limits(json_t *l, struct rig_limits *lim)
         return 0;
 }
 
+static int load_net(json_t *n, struct rig_net *net)
+{
+        if (!n)
+                return 0;
+        const char *br = json_string_value(json_object_get(n, "bridge"));
+        json_t *prefix = json_object_get(n, "prefix");
+        json_t *group = json_object_get(n, "group");
+        json_t *dns = json_object_get(n, "dns");
+        if (!br || !net_bridge_name_ok(br) ||
+            net_ip_parse(json_string_value(json_object_get(n, "ip")), &net->ip) < 0 ||
+            net_ip_parse(json_string_value(json_object_get(n, "gateway")), &net->gateway) < 0 ||
+            !json_is_integer(prefix) || json_integer_value(prefix) < 8 ||
+            json_integer_value(prefix) > 30 || !json_is_integer(group) ||
+            (dns && (!json_is_array(dns) || json_array_size(dns) > RIG_NET_DNS_MAX)))
+                return -EINVAL;
+        snprintf(net->bridge, sizeof(net->bridge), "%s", br);
+        net->prefix = (int)json_integer_value(prefix);
+        net->group = (uint32_t)json_integer_value(group);
+        size_t i;
+        json_t *v;
+        json_array_foreach(dns, i, v)
+        {
+                if (net_ip_parse(json_string_value(v), &net->dns[net->ndns++]) < 0)
+                        return -EINVAL;
+        }
+        return 0;
+}
+
 int shim_config_load(const char *path, struct shim_config *cfg, struct shim_err *e)
 {
         memset(cfg, 0, sizeof(*cfg));
@@ -87,6 +118,8 @@ int shim_config_load(const char *path, struct shim_config *cfg, struct shim_err 
                 r = shim_fail(e, EINVAL, "config: bad limits");
         else if (load_env(json_object_get(o, "env"), sp) < 0)
                 r = shim_fail(e, EINVAL, "config: bad env");
+        else if (load_net(json_object_get(o, "net"), &sp->net) < 0)
+                r = shim_fail(e, EINVAL, "config: bad net");
         if (r == 0) {
                 json_int_t base = json_integer_value(json_object_get(o, "uid_base"));
                 sp->stateless = json_is_true(json_object_get(o, "stateless"));

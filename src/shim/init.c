@@ -14,6 +14,8 @@
  * what a PID namespace does), so a crashed shim never leaves a rig running unmanaged. */
 #include "shim/shim.h"
 
+#include "hostnet/addr.h"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
@@ -245,6 +247,25 @@ static void name_rig(const char *name)
         put_file("/etc/hosts", buf);
 }
 
+/* /etc/resolv.conf names the host's resolvers (reached through the gateway's NAT when the rig's
+ * egress allows it); a rig without a network keeps its own. */
+static void write_resolv(const struct rig_net *n)
+{
+        if (!n->bridge[0])
+                return;
+        char buf[512];
+        size_t off = (size_t)snprintf(
+            buf, sizeof(buf), "# Written by Rigs at every start: the host's name servers.\n");
+        for (size_t i = 0; i < n->ndns && i < RIG_NET_DNS_MAX; i++) {
+                char ip[NET_IP_STR];
+                net_ip_str(n->dns[i], ip);
+                off += (size_t)snprintf(buf + off, sizeof(buf) - off, "nameserver %s\n", ip);
+        }
+        if (n->ndns == 0)
+                snprintf(buf + off, sizeof(buf) - off, "# The host has none a rig can reach.\n");
+        put_file("/etc/resolv.conf", buf);
+}
+
 void shim_drop_host_caps(void)
 {
         /* Capabilities that act on the host (their checks are against the initial user
@@ -321,6 +342,7 @@ __attribute__((noreturn)) static void init_main(const struct shim *s, int fd)
         setup_mounts(s, fd);
         enter_root(fd);
         name_rig(s->cfg.spec.hostname);
+        write_resolv(&s->cfg.spec.net);
         umask(022);
         shim_drop_host_caps();
         /* Nothing of PID 1 (memory, fds) is for rig processes to inspect or trace, and it needs

@@ -8,6 +8,7 @@
 #include "shim/shim.h"
 
 #include "base/log.h"
+#include "hostnet/veth.h"
 #include "runtime/disk.h"
 
 #include <fcntl.h>
@@ -167,6 +168,27 @@ static void daemonize(void)
                 _exit(0);
 }
 
+/* The rig's veth to rigd's bridge (hostnet/veth.h); nothing without a "net" config. There is no
+ * unplug in the teardown: the veth dies with the rig's network namespace when PID 1 and our fds
+ * of it are gone. Deleting it here would cost a stop 20-30 ms of RCU grace periods that the
+ * kernel's namespace cleanup pays asynchronously (and in batches). */
+static int plug(struct shim *s, struct shim_err *e)
+{
+        const struct rig_net *n = &s->cfg.spec.net;
+        if (!n->bridge[0])
+                return 0;
+        struct net_plug p = {.rig_id = s->cfg.spec.id,
+                             .bridge = n->bridge,
+                             .netns_fd = s->ns_fd[NS_NET],
+                             .ip = n->ip,
+                             .gateway = n->gateway,
+                             .prefix = n->prefix,
+                             .group = n->group};
+        char why[200];
+        int r = net_rig_plug(&p, why, sizeof(why));
+        return r < 0 ? shim_fail(e, -r, "network: %s", why) : 0;
+}
+
 static int start(struct shim *s, struct shim_err *e)
 {
         s->dir_fd = open(s->cfg.rig_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -189,6 +211,8 @@ static int start(struct shim *s, struct shim_err *e)
                 r = rootfs_mount_disk(s, e);
         if (r >= 0)
                 r = init_finish(s, e);
+        if (r >= 0)
+                r = plug(s, e);
         if (r < 0)
                 return r;
         rootfs_detach(s);
