@@ -42,6 +42,8 @@ int rig_from_path(struct reqctx *c, struct rig *out);
 int env_validate(struct reqctx *c, json_t *env, char **out);
 int network_validate(struct reqctx *c, json_t *net, char **out);
 void rigs_ttl_sweep(struct rigd_thread *t);
+/* Queues the re-resolution of allow-list host names whose TTL ran out (api_rigs_net.c). */
+void rigs_net_tick(struct rigd_thread *t, int64_t now_mono_ms);
 
 void api_rigs_create(struct reqctx *c);
 void api_rigs_list(struct reqctx *c);
@@ -52,6 +54,7 @@ void api_rigs_restart(struct reqctx *c);
 void api_rigs_pause(struct reqctx *c);
 void api_rigs_resume(struct reqctx *c);
 void api_rigs_delete(struct reqctx *c);
+void api_rigs_patch(struct reqctx *c);
 void api_rigs_exec(struct reqctx *c);
 void api_files_get(struct reqctx *c);
 void api_files_put(struct reqctx *c);

@@ -4,6 +4,7 @@
 
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "rigd/netsvc.h"
 #include "rigd/rigsvc.h"
 #include "rigd/worker.h"
 #include "runtime/disk.h"
@@ -305,15 +306,8 @@ static void rig_job_free(struct rig_job *j)
 static void rig_job_work(struct job *jb)
 {
         struct rig_job *j = (struct rig_job *)jb;
-        struct runtime *rt = &j->svc->rt;
         if (j->creating) {
-                struct rig_spec spec;
-                j->result = rigsvc_spec(&j->rig, &spec);
-                if (j->result == 0 && (j->result = rt->ops->create(rt, &spec)) == 0)
-                        j->result = rt->ops->start(rt, &spec);
-                rigsvc_spec_free(&spec);
-                if (j->result < 0)
-                        (void)rt->ops->destroy(rt, j->rig.id); /* leave nothing behind */
+                j->result = rigsvc_create(j->svc, &j->rig);
                 return;
         }
         j->result = rigsvc_apply(j->svc, &j->rig, j->action);
@@ -443,6 +437,17 @@ static int check_quota(struct reqctx *c, const struct rig *r)
         return 0;
 }
 
+/* The rig's address, allocated in the transaction that inserts it. */
+static int alloc_ip(struct reqctx *c, struct rig *r)
+{
+        struct netsvc *n = svc(c)->net;
+        int ret = n ? netsvc_alloc_ip(n, c->st, r->ip) : 0;
+        if (ret == -ENOSPC)
+                reply_error(c, 503, "unavailable",
+                            "the rig subnet has no free address left; delete a rig first");
+        return ret;
+}
+
 static int create_validate(struct reqctx *c, struct create_in *in, uint32_t present, struct rig *r)
 {
         if (!name_valid(in->name)) {
@@ -516,11 +521,11 @@ void api_rigs_create(struct reqctx *c)
         snprintf(c->target, sizeof(c->target), "%s", r.id);
         snprintf(c->project, sizeof(c->project), "%s", r.project_id);
         if ((ret = store_begin(c->st)) == 0 && (ret = check_quota(c, &r)) == 0 &&
-            (ret = store_rig_insert(c->st, &r)) == 0)
+            (ret = alloc_ip(c, &r)) == 0 && (ret = store_rig_insert(c->st, &r)) == 0)
                 ret = store_commit(c->st);
         if (ret < 0) {
                 store_rollback(c->st);
-                if (ret != -EDQUOT)
+                if (ret != -EDQUOT && ret != -ENOSPC)
                         reply_errno(c, ret, ret == -EEXIST ? "a rig with this name" : "rig");
                 return;
         }
@@ -758,6 +763,7 @@ void rigs_ttl_sweep(struct rigd_thread *t)
         if (!d->rigs->ready)
                 return;
         rigs_pool_tick(t);
+        rigs_net_tick(t, mono_ms());
         _cleanup_(rigs_list_free) struct list l = {0};
         if (store_rigs_all(t->st, &l) < 0)
                 return;

@@ -53,6 +53,14 @@ static const char usage_text[] =
     "                           total memory_mb of a project's rigs (default 262144)\n"
     "    --pty-idle-timeout S   a terminal session with no input or output for S seconds\n"
     "                           ends (default 1800; 0: never)\n"
+    "    --bridge NAME          the rigs' bridge, which also names rigd's nftables tables\n"
+    "                           (default rigs0); one rigd per bridge\n"
+    "    --rig-subnet CIDR      the rigs' addresses, /16 to /29 (default 10.213.0.0/16); serve\n"
+    "                           refuses to start when a host route or address overlaps it\n"
+    "    --allow-resolver IP[:PORT]\n"
+    "                           DNS server for host names in egress allow lists (default:\n"
+    "                           the host's /etc/resolv.conf)\n"
+    "    --no-network           rigs get loopback only: no bridge, addresses or rules\n"
     "    --apps-listen, --apps-tls-listen, --tls-cert, --tls-key, --apps-domain,\n"
     "    --ssh-listen, --ai-upstream PROVIDER=URL\n"
     "                           edge settings (app router, SSH gateway, AI proxy); accepted\n"
@@ -113,6 +121,10 @@ enum {
         OPT_QUOTA_RIGS,
         OPT_QUOTA_MEM,
         OPT_PTY_IDLE,
+        OPT_BRIDGE,
+        OPT_RIG_SUBNET,
+        OPT_ALLOW_RESOLVER,
+        OPT_NO_NETWORK,
         OPT_DATA_DIR = 1000,
         OPT_LISTEN,
         OPT_THREADS,
@@ -172,6 +184,24 @@ static int serve_option(int opt, const char *arg, struct rigd_config *cfg)
                         return -EINVAL;
                 cfg->quota_project_rigs = v;
                 return 0;
+        case OPT_BRIDGE:
+                return snprintf(cfg->bridge, sizeof(cfg->bridge), "%s", arg) <
+                               (int)sizeof(cfg->bridge)
+                           ? 0
+                           : -EINVAL;
+        case OPT_RIG_SUBNET:
+                return snprintf(cfg->rig_subnet, sizeof(cfg->rig_subnet), "%s", arg) <
+                               (int)sizeof(cfg->rig_subnet)
+                           ? 0
+                           : -EINVAL;
+        case OPT_ALLOW_RESOLVER:
+                return snprintf(cfg->allow_resolver, sizeof(cfg->allow_resolver), "%s", arg) <
+                               (int)sizeof(cfg->allow_resolver)
+                           ? 0
+                           : -EINVAL;
+        case OPT_NO_NETWORK:
+                cfg->no_network = true;
+                return 0;
         case OPT_QUOTA_MEM:
                 if (parse_uint(arg, 0, 1L << 40, &v) < 0)
                         return -EINVAL;
@@ -202,6 +232,10 @@ static int cmd_serve(int argc, char **argv)
             {"quota-project-rigs", required_argument, NULL, OPT_QUOTA_RIGS},
             {"quota-project-memory-mb", required_argument, NULL, OPT_QUOTA_MEM},
             {"pty-idle-timeout", required_argument, NULL, OPT_PTY_IDLE},
+            {"bridge", required_argument, NULL, OPT_BRIDGE},
+            {"rig-subnet", required_argument, NULL, OPT_RIG_SUBNET},
+            {"allow-resolver", required_argument, NULL, OPT_ALLOW_RESOLVER},
+            {"no-network", no_argument, NULL, OPT_NO_NETWORK},
             {"apps-listen", required_argument, NULL, OPT_EDGE},
             {"apps-tls-listen", required_argument, NULL, OPT_EDGE},
             {"tls-cert", required_argument, NULL, OPT_EDGE},

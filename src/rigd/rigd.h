@@ -32,7 +32,11 @@ struct rigd_config {
         char templates_dir[PATH_MAX];
         int64_t quota_project_rigs;
         int64_t quota_project_memory_mb;
-        int pty_idle_s; /* a terminal session with no traffic this long ends; 0: never */
+        char bridge[16];         /* the rigs' bridge; "" : rigs0 */
+        char rig_subnet[32];     /* "" : 10.213.0.0/16 */
+        char allow_resolver[64]; /* DNS server for allow-list names; "" : the host's */
+        bool no_network;         /* rigs get loopback only */
+        int pty_idle_s;          /* a terminal session with no traffic this long ends; 0: never */
 };
 
 struct rigd_thread;

@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "core/audit.h"
+#include "rigd/netsvc.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -36,6 +37,8 @@ int rigsvc_init(struct rigsvc *s, const char *data_dir, const char *templates_di
 
 void rigsvc_free(struct rigsvc *s)
 {
+        netsvc_close(s->net);
+        s->net = NULL;
         if (s->ready)
                 runtime_close(&s->rt);
         free(s->busy);
@@ -72,9 +75,10 @@ void rigsvc_release(struct rigsvc *s, const char *id)
         pthread_mutex_unlock(&s->lock);
 }
 
-int rigsvc_spec(const struct rig *r, struct rig_spec *spec)
+int rigsvc_spec(struct rigsvc *s, const struct rig *r, struct rig_spec *spec)
 {
         memset(spec, 0, sizeof(*spec));
+        netsvc_fill(s->net, r, &spec->net);
         snprintf(spec->id, sizeof(spec->id), "%s", r->id);
         snprintf(spec->hostname, sizeof(spec->hostname), "%s", r->name);
         snprintf(spec->template_name, sizeof(spec->template_name), "%s", r->template_name);
@@ -111,11 +115,33 @@ void rigsvc_spec_free(struct rig_spec *spec)
         spec->env = NULL;
 }
 
+int rigsvc_create(struct rigsvc *s, const struct rig *r)
+{
+        struct runtime *rt = &s->rt;
+        struct rig_spec spec;
+        int ret = rigsvc_spec(s, r, &spec);
+        if (ret == 0)
+                ret = rt->ops->create(rt, &spec);
+        /* The rules come first: a rig's port passes nothing until its rules exist. */
+        if (ret == 0 && s->net)
+                ret = netsvc_rig_set(s->net, r);
+        if (ret == 0)
+                ret = rt->ops->start(rt, &spec);
+        rigsvc_spec_free(&spec);
+        if (ret < 0) {
+                /* Leave nothing behind. */
+                (void)rt->ops->destroy(rt, r->id);
+                if (s->net)
+                        (void)netsvc_rig_remove(s->net, r->id);
+        }
+        return ret;
+}
+
 int rigsvc_apply(struct rigsvc *s, const struct rig *r, enum rig_action a)
 {
         struct runtime *rt = &s->rt;
         struct rig_spec spec;
-        int ret = rigsvc_spec(r, &spec);
+        int ret = rigsvc_spec(s, r, &spec);
         if (ret < 0)
                 return ret;
         switch (a) {
@@ -138,6 +164,8 @@ int rigsvc_apply(struct rigsvc *s, const struct rig *r, enum rig_action a)
                 break;
         case RA_DELETE:
                 ret = rt->ops->destroy(rt, r->id);
+                if (ret == 0 && s->net)
+                        ret = netsvc_rig_remove(s->net, r->id);
                 break;
         case RA_EXEC:
                 ret = -EINVAL;
@@ -216,5 +244,11 @@ int rigsvc_reconcile(struct rigsvc *s, struct store *st, const uint8_t audit_key
         }
         r = s->rt.ops->reconcile(&s->rt, keep, nkeep);
         free(keep);
+        if (s->net) {
+                /* After the rigs above: rules and ports of deleted rigs go too. */
+                int n = netsvc_reconcile(s->net, st);
+                if (n < 0 && r >= 0)
+                        r = n;
+        }
         return r;
 }

@@ -19,10 +19,13 @@ struct rig_quota {
         int64_t project_memory_mb; /* sum of memory_mb per project */
 };
 
+struct netsvc;
+
 struct rigsvc {
         struct runtime rt;
-        bool ready;    /* the backend opened; otherwise rig routes answer 503 */
-        char why[256]; /* why it is not ready */
+        struct netsvc *net; /* the rig network, or NULL (serve --no-network: loopback only) */
+        bool ready;         /* the backend opened; otherwise rig routes answer 503 */
+        char why[256];      /* why it is not ready */
         char templates_dir[4096];
         struct rig_defaults defaults;
         struct rig_quota quota;
@@ -42,14 +45,17 @@ void rigsvc_free(struct rigsvc *s);
 bool rigsvc_claim(struct rigsvc *s, const char *id);
 void rigsvc_release(struct rigsvc *s, const char *id);
 
-/* Fills a runtime spec from a stored rig (env parsed from its JSON). Caller frees spec->env. */
-int rigsvc_spec(const struct rig *r, struct rig_spec *spec);
+/* Fills a runtime spec from a stored rig (env parsed from its JSON, network from the rig network
+ * service). Caller frees spec->env. */
+int rigsvc_spec(struct rigsvc *s, const struct rig *r, struct rig_spec *spec);
 void rigsvc_spec_free(struct rig_spec *spec);
 
 /* Formatted disks of the default size kept ready, so that a create only renames one. */
 #define RIG_DISK_POOL 4
 
 /* Blocking lifecycle steps (work pool). */
+/* Makes a new rig's host resources and network rules and starts it; on failure leaves nothing. */
+int rigsvc_create(struct rigsvc *s, const struct rig *r);
 int rigsvc_apply(struct rigsvc *s, const struct rig *r, enum rig_action a);
 /* Brings the host in line with the store at start: rigs left `creating` are destroyed (returned
  * in *dropped for the caller to delete), running rigs whose shim is gone become stopped. */

@@ -40,6 +40,7 @@ const struct route rigd_routes[] = {
     {M_GET, "/api/rigs", ACCESS_AUTH, RD, RL_RIGS, NULL, api_rigs_list},
     {M_GET, "/api/rigs/{id}", ACCESS_RIG, RD, RL_RIGS, NULL, api_rigs_get},
     {M_DELETE, "/api/rigs/{id}", ACCESS_AUTH, CT, RL_RIGS, "rig.delete", api_rigs_delete},
+    {M_PATCH, "/api/rigs/{id}", ACCESS_AUTH, CT, RL_RIGS, "rig.update", api_rigs_patch},
     {M_POST, "/api/rigs/{id}/start", ACCESS_AUTH, CT, RL_RIGS, "rig.start", api_rigs_start},
     {M_POST, "/api/rigs/{id}/stop", ACCESS_AUTH, CT, RL_RIGS, "rig.stop", api_rigs_stop},
     {M_POST, "/api/rigs/{id}/restart", ACCESS_AUTH, CT, RL_RIGS, "rig.restart", api_rigs_restart},

@@ -7,6 +7,7 @@
 #include "rigd/api.h"
 #include "rigd/authcache.h"
 #include "rigd/live.h"
+#include "rigd/netsvc.h"
 #include "rigd/rigsvc.h"
 #include "rigd/worker.h"
 
@@ -264,6 +265,25 @@ static void wait_for_signal(struct rigd *d)
         }
 }
 
+/* The rig network. A rigd that cannot set it up refuses to start: no rig may run without its
+ * rules. Without a working runtime there are no rigs to connect. */
+static int open_network(struct rigd *d)
+{
+        const struct rigd_config *cfg = &d->cfg;
+        if (!d->rigs->ready || cfg->no_network)
+                return 0;
+        struct netsvc_config nc = {
+            .bridge = cfg->bridge[0] ? cfg->bridge : NULL,
+            .subnet = cfg->rig_subnet[0] ? cfg->rig_subnet : NULL,
+            .resolver = cfg->allow_resolver[0] ? cfg->allow_resolver : NULL,
+        };
+        char why[512] = "";
+        int r = netsvc_open(&d->rigs->net, &nc, why, sizeof(why));
+        if (r < 0)
+                log_error("cannot set up the rig network: %s", why);
+        return r;
+}
+
 int rigd_serve(struct rigd_config *cfg)
 {
         struct rigd *d = xcalloc(1, sizeof(*d));
@@ -316,6 +336,8 @@ int rigd_serve(struct rigd_config *cfg)
                 log_warn("%s; rig endpoints answer 503 until it is fixed", d->rigs->why);
         d->rigs->quota.project_rigs = cfg->quota_project_rigs;
         d->rigs->quota.project_memory_mb = cfg->quota_project_memory_mb;
+        if (open_network(d) < 0)
+                return 1;
         if ((r = rigsvc_reconcile(d->rigs, d->threads[0].st, d->secrets.audit_key)) < 0)
                 log_warn("reconcile: %s", strerror(-r));
         setup_h2o(d);

@@ -76,6 +76,7 @@ class DaemonManager:
         self.edge_flags = edge_flags
         self.started = []
         self.n = 0
+        self.net_args = {}  # data dir -> its rig network flags (kept across restarts)
 
     def start(self, extra_args=(), *, rate_limits=None, init=True,
               data_dir=None, email=DEFAULT_EMAIL, password=DEFAULT_PASSWORD,
@@ -124,6 +125,10 @@ class DaemonManager:
             cmd += ["--listen", f"127.0.0.1:{port}"]
             for flag in self.edge_flags:
                 cmd += [flag, f"127.0.0.1:{free_port()}"]
+            if not any(a in helpers.RIG_NET_FLAGS for a in args):
+                if attempt > 0 or str(data_dir) not in self.net_args:
+                    self.net_args[str(data_dir)] = helpers.rig_net_args(self.bin)
+                cmd += self.net_args[str(data_dir)]
             cmd += args
             log_dir = data_dir if data_dir.is_dir() else root
             log_path = log_dir / f"rigd-serve-{attempt}.log"

@@ -64,6 +64,29 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Flags that choose a daemon's rig network; a caller that passes one keeps its own choice.
+RIG_NET_FLAGS = ("--bridge", "--rig-subnet", "--no-network")
+_net_support = {}
+
+
+def rig_net_args(rigd_bin):
+    """A bridge and rig subnet of its own for one test daemon, so that daemons of
+    this suite (and of other suites run at the same time on this host) never share
+    one: a random /24 of 10.64.0.0/10 and a bridge named after it. [] when the
+    binary has no rig network flags. A daemon that draws a pair in use refuses to
+    start saying "in use"; callers retry with a fresh pair."""
+    key = str(rigd_bin)
+    if key not in _net_support:
+        res = subprocess.run([key, "--help"], capture_output=True, text=True,
+                             timeout=10, stdin=subprocess.DEVNULL)
+        _net_support[key] = "--rig-subnet" in res.stdout
+    if not _net_support[key]:
+        return []
+    slot = secrets.randbelow(16384)
+    return ["--bridge", f"rgt{slot}",
+            "--rig-subnet", f"10.{64 + slot // 256}.{slot % 256}.0/24"]
+
+
 def clean_env(extra=None):
     """The caller's environment without RIGS_* variables, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RIGS_")}

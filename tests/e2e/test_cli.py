@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+import helpers
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RIG_BIN = Path(os.environ.get("RIG_BIN") or REPO_ROOT / "build" / "src" / "rig" / "rig")
 RIGD_BIN = Path(os.environ.get("RIGD_BIN") or REPO_ROOT / "build" / "src" / "rigd" / "rigd")
@@ -414,7 +416,8 @@ def rigd_server(tmp_path_factory):
         url = f"http://127.0.0.1:{port}"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen([str(RIGD_BIN), "serve", "--data-dir", str(data),
-                                     "--listen", f"127.0.0.1:{port}"], env=env,
+                                     "--listen", f"127.0.0.1:{port}",
+                                     *helpers.rig_net_args(RIGD_BIN)], env=env,
                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         if _wait_healthy(url, proc):
             break

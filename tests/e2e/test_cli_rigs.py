@@ -35,6 +35,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+import helpers
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RIG_BIN = Path(os.environ.get("RIG_BIN") or REPO_ROOT / "build" / "src" / "rig" / "rig")
 RIGD_BIN = Path(os.environ.get("RIGD_BIN") or REPO_ROOT / "build" / "src" / "rigd" / "rigd")
@@ -750,6 +752,7 @@ def rigd_server(tmp_path_factory, edge_flags):
             cmd += [flag, f"127.0.0.1:{free_port()}"]
         for cls in ("auth", "rigs", "apps", "other"):
             cmd += ["--rate-limit", f"{cls}=0"]
+        cmd += helpers.rig_net_args(RIGD_BIN)
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log,
                                     stdin=subprocess.DEVNULL)

@@ -16,7 +16,7 @@ import pytest
 
 from helpers import (KEY_RE, assert_error, assert_status, clean_env,
                      create_key, create_user, free_port, http_request,
-                     key_from_init, login, run_init, sqlite_databases,
+                     key_from_init, login, rig_net_args, run_init, sqlite_databases,
                      tree_snapshot, wait_healthy)
 
 
@@ -269,7 +269,8 @@ def test_rigs_listen_env_is_honoured(rigd_bin, edge_flags, tmp_path):
     with open(log_path, "wb") as log:
         edges = [a for f in edge_flags for a in (f, f"127.0.0.1:{free_port()}")]
         proc = subprocess.Popen([str(rigd_bin), "serve", "--data-dir", str(data),
-                                 "--rate-limit", "other=0", *edges],
+                                 "--rate-limit", "other=0", *edges,
+                                 *rig_net_args(rigd_bin)],
                                 stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                 env=clean_env({"RIGS_LISTEN": f"127.0.0.1:{port}"}))
     try:

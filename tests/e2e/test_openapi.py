@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import helpers
+
 REPO = Path(__file__).resolve().parents[2]
 RIGD_BIN = Path(os.environ.get("RIGD_BIN", REPO / "build" / "src" / "rigd" / "rigd"))
 OPENAPI = REPO / "docs" / "openapi.yaml"
@@ -527,6 +529,7 @@ def live(tmp_path_factory, openapi_doc):
     for flag in ("--apps-listen", "--ssh-listen"):  # keep edges off their fixed default ports
         if flag in help_text:
             args += [flag, f"127.0.0.1:{_free_port()}"]
+    args += helpers.rig_net_args(RIGD_BIN)  # a bridge and subnet of its own
     log = open(tmp / "rigd.log", "wb")
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env,
                             stdin=subprocess.DEVNULL)
@@ -685,6 +688,11 @@ def test_live_answers_match_openapi(live):
     L.call("GET", "/api/rigs/doc-rig/files?path=/proc/1/environ", key=K, expect=400)
     L.call("GET", "/api/rigs/doc-rig/files?path=/home/user/missing", key=K, expect=404)
     L.call("DELETE", "/api/rigs/doc-rig/files?path=/home/user/doc.txt", key=K, expect=204)
+    L.call("PATCH", "/api/rigs/doc-rig",
+           {"network": {"egress": {"allow": ["192.0.2.0/24"]}, "loopback_exempt_ports": [5432]}},
+           key=K, expect=200)
+    L.call("PATCH", "/api/rigs/doc-rig", {"network": {"egress": "everywhere"}}, key=K, expect=400)
+    L.call("PATCH", "/api/rigs/doc-rig", {"name": "renamed"}, key=K, expect=400)
     st, _, cred, _ = L.call("POST", "/api/rigs/doc-rig/credentials", {"ttl_s": 60}, key=K,
                             expect=201)
     L.call("POST", "/api/rigs/doc-rig/credentials", {"ttl_s": 901}, key=K, expect=400)

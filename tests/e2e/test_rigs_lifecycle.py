@@ -68,7 +68,8 @@ def test_create_answers_201_with_a_running_rig(rig_api):
     assert set(res) >= RESOURCE_FIELDS, res
     assert res["cpus"] == pytest.approx(min(1.0, HOST_CORES))
     assert (res["memory_mb"], res["max_processes"], res["disk_mb"]) == (512, 512, 1024)
-    assert rig["network"]["ip"] is None
+    ip = rig["network"]["ip"]  # an IPv4 address of the daemon's rig subnet (test_rigs_network.py)
+    assert isinstance(ip, str) and len(ip.split(".")) == 4, rig["network"]
     assert rig["network"].get("egress") == "open"
     assert rig["network"].get("loopback_exempt_ports") == []
     assert rig.get("env") == {}
