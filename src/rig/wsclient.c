@@ -1,5 +1,7 @@
 #include "rig/wsclient.h"
 
+#include "rig/picohttp.h"
+
 #include <fcntl.h>
 #include <netdb.h>
 #include <openssl/evp.h>
@@ -12,6 +14,7 @@
 
 #define HEAD_MAX       (64u * 1024)
 #define HANDSHAKE_WAIT 30000 /* ms */
+#define MAX_HEADERS    64
 
 struct wsclient {
         int fd;
@@ -74,14 +77,34 @@ static void expected_accept(const char *key, char out[29])
         EVP_EncodeBlock((unsigned char *)out, sha, sizeof(sha));
 }
 
-/* Reads until the end of the response head (and any bytes after it) into b. */
-static int read_head(int fd, struct buf *b, size_t *head_len)
+/* The head of the server's answer, parsed by picohttpparser (libh2o's). The headers point into
+ * the buffer that was parsed: valid until it grows. */
+struct resp_head {
+        int status;
+        size_t len; /* bytes of the head; what follows is the body or WebSocket frames */
+        struct phr_header h[MAX_HEADERS];
+        size_t nh;
+};
+
+/* Reads until the response head is complete (and any bytes after it) into b, and parses it. */
+static int read_head(int fd, struct buf *b, struct resp_head *rh)
 {
+        size_t last_len = 0;
         for (;;) {
-                const char *end = b->len ? memmem(b->data, b->len, "\r\n\r\n", 4) : NULL;
-                if (end) {
-                        *head_len = (size_t)(end - b->data) + 4;
-                        return 0;
+                if (b->len > 0) {
+                        int minor = 0;
+                        const char *msg = NULL;
+                        size_t msg_len = 0;
+                        rh->nh = MAX_HEADERS;
+                        int r = phr_parse_response(b->data, b->len, &minor, &rh->status, &msg,
+                                                   &msg_len, rh->h, &rh->nh, last_len);
+                        if (r > 0) {
+                                rh->len = (size_t)r;
+                                return 0;
+                        }
+                        if (r != -2)
+                                return -EPROTO;
+                        last_len = b->len;
                 }
                 if (b->len >= HEAD_MAX)
                         return -EPROTO;
@@ -96,30 +119,23 @@ static int read_head(int fd, struct buf *b, size_t *head_len)
         }
 }
 
-/* Value of header name in the head (case-insensitive), or NULL; copied into out. */
-static const char *header(const char *head, const char *name, char *out, size_t outlen)
+/* Value of header name (case-insensitive) copied into out, or NULL when it is absent. */
+static const char *header(const struct resp_head *rh, const char *name, char *out, size_t outlen)
 {
         size_t nl = strlen(name);
-        for (const char *l = strstr(head, "\r\n"); l && l[2] != '\r'; l = strstr(l + 2, "\r\n")) {
-                const char *h = l + 2;
-                if (strncasecmp(h, name, nl) != 0 || h[nl] != ':')
-                        continue;
-                h += nl + 1;
-                while (*h == ' ' || *h == '\t')
-                        h++;
-                size_t vl = strcspn(h, "\r");
-                snprintf(out, outlen, "%.*s", (int)vl, h);
-                return out;
+        for (size_t i = 0; i < rh->nh; i++) {
+                const struct phr_header *h = &rh->h[i];
+                if (h->name && h->name_len == nl && strncasecmp(h->name, name, nl) == 0) {
+                        snprintf(out, outlen, "%.*s", (int)h->value_len, h->value);
+                        return out;
+                }
         }
         return NULL;
 }
 
-/* The body of a refusal: Content-Length bytes after the head. */
-static void read_body(int fd, const char *head, struct buf *b, size_t head_len,
-                      struct wsc_refusal *ref)
+/* The body of a refusal: want bytes (its Content-Length) after the head. */
+static void read_body(int fd, long want, struct buf *b, size_t head_len, struct wsc_refusal *ref)
 {
-        char v[32];
-        long want = header(head, "content-length", v, sizeof(v)) ? atol(v) : 0;
         if (want < 0 || want > (long)HEAD_MAX)
                 want = HEAD_MAX;
         while ((long)(b->len - head_len) < want) {
@@ -153,29 +169,29 @@ static int handshake(int fd, const char *host, const char *port, const char *pat
         bool sent = send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len;
         explicit_bzero(req, len);
         struct buf b = {0};
-        size_t head_len = 0;
-        int r = sent ? read_head(fd, &b, &head_len) : -EPROTO;
+        struct resp_head rh = {0};
+        int r = sent ? read_head(fd, &b, &rh) : -EPROTO;
         if (r < 0) {
                 snprintf(err, errlen, "no HTTP answer to the WebSocket upgrade from %s:%s", host,
                          port);
                 buf_free(&b);
                 return -EPROTO;
         }
-        _cleanup_free_ char *head = xstrndup(b.data, head_len);
-        long status = strncmp(head, "HTTP/1.1 ", 9) == 0 ? strtol(head + 9, NULL, 10) : 0;
-        if (status != 101) {
-                ref->status = status;
-                read_body(fd, head, &b, head_len, ref);
+        if (rh.status != 101) {
+                char v[32];
+                long body_len = header(&rh, "content-length", v, sizeof(v)) ? atol(v) : 0;
+                ref->status = rh.status;
+                read_body(fd, body_len, &b, rh.len, ref); /* b grows: rh.h is stale after */
                 buf_free(&b);
                 return -EACCES;
         }
         expected_accept(key, accept);
-        if (!header(head, "sec-websocket-accept", want, sizeof(want)) || strcmp(want, accept)) {
+        if (!header(&rh, "sec-websocket-accept", want, sizeof(want)) || strcmp(want, accept)) {
                 snprintf(err, errlen, "the server's WebSocket handshake is not valid");
                 buf_free(&b);
                 return -EPROTO;
         }
-        buf_append(rest, b.data + head_len, b.len - head_len);
+        buf_append(rest, b.data + rh.len, b.len - rh.len);
         buf_free(&b);
         return 0;
 }
