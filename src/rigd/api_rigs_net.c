@@ -16,6 +16,7 @@ struct net_job {
         struct rigsvc *svc;
         struct rig rig; /* its network JSON is the new one */
         int result;
+        char why[256]; /* nftables' message when the rules could not change */
         struct principal actor;
         char ip[64];
 };
@@ -24,6 +25,8 @@ static void net_job_work(struct job *jb)
 {
         struct net_job *j = (struct net_job *)jb;
         j->result = j->svc->net ? netsvc_rig_set(j->svc->net, &j->rig) : 0;
+        if (j->result < 0)
+                netsvc_error(j->svc->net, j->why, sizeof(j->why));
 }
 
 static int net_job_commit(struct net_job *j, struct store *st, const uint8_t *audit_key)
@@ -52,8 +55,8 @@ static void net_job_done(struct job *jb)
         int r = net_job_commit(j, jb->t->st, jb->t->d->secrets.audit_key);
         rigsvc_release(j->svc, j->rig.id);
         if (j->result < 0)
-                log_warn("rig %s: network change failed: %s", j->rig.id,
-                         j->svc->net ? netsvc_error(j->svc->net) : strerror(-j->result));
+                log_warn("rig %s: network change failed: %s (%s)", j->rig.id, strerror(-j->result),
+                         j->why);
         if (c) {
                 c->audited = true;
                 if (j->result < 0 || r < 0)

@@ -58,9 +58,11 @@ static void push(struct netsvc *n, struct net_rig *x)
         n->rigs[n->n++] = *x;
 }
 
-const char *netsvc_error(struct netsvc *n)
+void netsvc_error(struct netsvc *n, char *out, size_t len)
 {
-        return rules_error(n->rules);
+        pthread_mutex_lock(&n->lock);
+        snprintf(out, len, "%s", rules_error(n->rules));
+        pthread_mutex_unlock(&n->lock);
 }
 
 /* ---- policy ---- */

@@ -61,5 +61,5 @@ bool netsvc_resolve_due(struct netsvc *n, int64_t now_ms);
 /* Re-resolves the due names and updates the rules of rigs whose addresses changed (blocking). */
 void netsvc_resolve(struct netsvc *n);
 
-/* A one-line message for the last rules failure (for logs). */
-const char *netsvc_error(struct netsvc *n);
+/* Copies the one-line message of the last rules failure (for logs). */
+void netsvc_error(struct netsvc *n, char *out, size_t len);

@@ -123,8 +123,11 @@ int rigsvc_create(struct rigsvc *s, const struct rig *r)
         if (ret == 0)
                 ret = rt->ops->create(rt, &spec);
         /* The rules come first: a rig's port passes nothing until its rules exist. */
-        if (ret == 0 && s->net)
-                ret = netsvc_rig_set(s->net, r);
+        if (ret == 0 && s->net && (ret = netsvc_rig_set(s->net, r)) < 0) {
+                char why[256];
+                netsvc_error(s->net, why, sizeof(why));
+                log_warn("rig %s: cannot install its network rules: %s", r->id, why);
+        }
         if (ret == 0)
                 ret = rt->ops->start(rt, &spec);
         rigsvc_spec_free(&spec);
@@ -164,8 +167,11 @@ int rigsvc_apply(struct rigsvc *s, const struct rig *r, enum rig_action a)
                 break;
         case RA_DELETE:
                 ret = rt->ops->destroy(rt, r->id);
-                if (ret == 0 && s->net)
-                        ret = netsvc_rig_remove(s->net, r->id);
+                if (ret == 0 && s->net && (ret = netsvc_rig_remove(s->net, r->id)) < 0) {
+                        char why[256];
+                        netsvc_error(s->net, why, sizeof(why));
+                        log_warn("rig %s: cannot remove its network rules: %s", r->id, why);
+                }
                 break;
         case RA_EXEC:
                 ret = -EINVAL;

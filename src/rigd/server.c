@@ -265,6 +265,19 @@ static void wait_for_signal(struct rigd *d)
         }
 }
 
+/* Frees what rigd_serve made before any loop ran, for a start that stops there. */
+static void free_unstarted(struct rigd *d)
+{
+        workpool_free(d->pool);
+        rigsvc_free(d->rigs);
+        free(d->rigs);
+        for (int i = 0; i < d->nthreads; i++)
+                store_close(d->threads[i].st);
+        ratelimiter_free(d->rl);
+        free(d->threads);
+        free(d);
+}
+
 /* The rig network. A rigd that cannot set it up refuses to start: no rig may run without its
  * rules. Without a working runtime there are no rigs to connect. */
 static int open_network(struct rigd *d)
@@ -336,8 +349,10 @@ int rigd_serve(struct rigd_config *cfg)
                 log_warn("%s; rig endpoints answer 503 until it is fixed", d->rigs->why);
         d->rigs->quota.project_rigs = cfg->quota_project_rigs;
         d->rigs->quota.project_memory_mb = cfg->quota_project_memory_mb;
-        if (open_network(d) < 0)
+        if (open_network(d) < 0) {
+                free_unstarted(d);
                 return 1;
+        }
         if ((r = rigsvc_reconcile(d->rigs, d->threads[0].st, d->secrets.audit_key)) < 0)
                 log_warn("reconcile: %s", strerror(-r));
         setup_h2o(d);
