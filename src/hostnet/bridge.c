@@ -191,17 +191,17 @@ int net_sweep_ports(struct nl *nl, const struct net_host *h, char (*keep)[IFNAMS
         return deleted;
 }
 
-int net_bridge_ports(struct nl *nl, const char *bridge)
+int net_bridge_ports(struct nl *nl, const char *bridge, char (*names)[IFNAMSIZ], size_t n)
 {
         _cleanup_free_ struct nl_link *links = NULL;
-        size_t n;
-        int r = nl_links(nl, &links, &n);
+        size_t nlinks;
+        int r = nl_links(nl, &links, &nlinks);
         if (r < 0)
                 return r;
-        int bi = find_link(links, n, bridge);
+        int bi = find_link(links, nlinks, bridge);
         int count = 0;
-        for (size_t i = 0; bi >= 0 && i < n; i++)
-                if (links[i].master == links[bi].index)
+        for (size_t i = 0; bi >= 0 && i < nlinks; i++)
+                if (links[i].master == links[bi].index && kept(links[i].name, names, n))
                         count++;
         return count;
 }

@@ -24,8 +24,9 @@ int net_bridge_delete(struct nl *nl, const char *bridge);
 /* Deletes every rig port ("rv..." veths) of this bridge, attached or carrying its port group,
  * whose name is not in keep[]. Returns how many were deleted, or -errno. */
 int net_sweep_ports(struct nl *nl, const struct net_host *h, char (*keep)[IFNAMSIZ], size_t n);
-/* The number of ports attached to the bridge (0 when it does not exist). */
-int net_bridge_ports(struct nl *nl, const char *bridge);
+/* The number of ports attached to the bridge whose name is in names[] (0 when it does not
+ * exist). */
+int net_bridge_ports(struct nl *nl, const char *bridge, char (*names)[IFNAMSIZ], size_t n);
 
 /* The IPv4 name servers of resolv.conf at `path` that a rig can reach through NAT: not loopback,
  * link-local, the pool, or excluded[]. Returns how many (at most max). */

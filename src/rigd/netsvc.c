@@ -465,13 +465,21 @@ void netsvc_close(struct netsvc *n)
         if (!n)
                 return;
         struct nl nl;
-        /* Rigs outlive rigd: while any is plugged in, its bridge and rules stay. */
+        /* Rigs outlive rigd: while one of its rigs is plugged in, the bridge and rules stay.
+         * Ports of rigs deleted just before (their namespaces are still being cleaned up) do not
+         * count. */
+        char(*mine)[IFNAMSIZ] = xcalloc(n->n + 1, IFNAMSIZ);
+        size_t nmine = 0;
+        for (size_t i = 0; i < n->n; i++)
+                if (net_veth_name(n->rigs[i].rules.id, mine[nmine]) == 0)
+                        nmine++;
         if (nl_open(&nl) == 0) {
-                if (net_bridge_ports(&nl, n->host.bridge) == 0 &&
+                if (net_bridge_ports(&nl, n->host.bridge, mine, nmine) == 0 &&
                     rules_drop(n->rules, &n->host) == 0)
                         (void)net_bridge_delete(&nl, n->host.bridge);
                 nl_close(&nl);
         }
+        free(mine);
         close(n->lock_fd);
         for (size_t i = 0; i < n->n; i++)
                 net_rig_free(&n->rigs[i]);

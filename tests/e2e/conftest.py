@@ -31,6 +31,17 @@ def _bin_path():
     return Path(os.environ.get("RIGD_BIN") or DEFAULT_BIN)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def tidy_test_bridges():
+    """Bridges of test daemons that were killed (rigd removes its own when it
+    exits normally) go before and after the run."""
+    if os.geteuid() == 0:
+        helpers.reap_test_bridges()
+    yield
+    if os.geteuid() == 0:
+        helpers.reap_test_bridges()
+
+
 @pytest.fixture(scope="session")
 def repo_root():
     return REPO_ROOT

@@ -87,6 +87,35 @@ def rig_net_args(rigd_bin):
             "--rig-subnet", f"10.{64 + slot // 256}.{slot % 256}.0/24"]
 
 
+def reap_test_bridges():
+    """Removes the bridges (and their nftables tables) that test daemons made
+    (rgtN) when no live rigd holds them and no rig is plugged into them: what
+    daemons killed by tests leave behind (a rigd that exits normally removes
+    its own). A live rigd holds an abstract socket named after its bridge."""
+    def ip_j(*args):
+        res = subprocess.run(["ip", "-j", *args], capture_output=True, text=True,
+                             timeout=10, stdin=subprocess.DEVNULL)
+        return json.loads(res.stdout or "[]") if res.returncode == 0 else []
+    masters = {link.get("master") for link in ip_j("link", "show")}
+    for link in ip_j("link", "show", "type", "bridge"):
+        name = link.get("ifname", "")
+        if not re.fullmatch(r"rgt[0-9]{1,5}", name) or name in masters:
+            continue
+        lock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            lock.bind("\0rigs/bridge/" + name)
+        except OSError:
+            lock.close()
+            continue
+        try:
+            for cmd in (["nft", "delete", "table", "inet", name],
+                        ["nft", "delete", "table", "bridge", name],
+                        ["ip", "link", "del", name]):
+                subprocess.run(cmd, capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+        finally:
+            lock.close()
+
+
 def clean_env(extra=None):
     """The caller's environment without RIGS_* variables, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RIGS_")}

@@ -884,6 +884,30 @@ def rig_daemons_net(rig_daemons, rigd_factory):
     return state["api"], bridge
 
 
+def test_rigd_keeps_its_bridge_only_while_rigs_run(rig_daemons_net, testnet):
+    api, bridge = rig_daemons_net
+    rig = api.create(uniq("br"))
+    api.d.stop()
+    # Rigs outlive rigd: the bridge and the rules stay for the running rig.
+    assert link_exists(bridge) and nft_json("inet", bridge) is not None
+    assert reached(probe_later(api, rig["id"], [A(testnet)]), A(testnet), "host-a")
+    api.restart()
+    delete_ok(api, rig["id"])
+    api.d.stop()
+    assert not link_exists(bridge), "rigd left its bridge behind with no rig left"
+    assert nft_json("inet", bridge) is None and nft_json("bridge", bridge) is None
+
+
+def probe_later(api, rid, targets):
+    """probe() while rigd is down: through nsenter into the rig's network namespace."""
+    pid = open(api.data_dir / "rigs" / rid / "shim.pid").read().split()
+    pid1 = pid[pid.index("init") + 1]
+    res = subprocess.run(["nsenter", "-t", pid1, "-n", "python3", "-c", PROBE,
+                          json.dumps(targets), str(PROBE_TIMEOUT)],
+                         capture_output=True, text=True, timeout=30)
+    return json.loads(res.stdout)
+
+
 def test_rigd_refuses_a_subnet_in_use_and_a_bridge_in_use(net, testnet, rigd_bin, tmp_path):
     data = tmp_path / "data"
     assert helpers.run_init(rigd_bin, data).returncode == 0
