@@ -5,10 +5,10 @@
 #include <netdb.h>
 #include <resolv.h>
 
-static int parse_answer(const unsigned char *ans, int len, uint32_t *out, size_t max, uint32_t *ttl)
+int net_dns_parse(const unsigned char *ans, size_t len, uint32_t *out, size_t max, uint32_t *ttl)
 {
         ns_msg m;
-        if (ns_initparse(ans, len, &m) < 0)
+        if (len > 65535 || ns_initparse(ans, (int)len, &m) < 0)
                 return -EIO;
         uint32_t least = NET_DNS_TTL_MAX;
         size_t n = 0;
@@ -53,5 +53,5 @@ int net_resolve_a(const struct net_dns *d, const char *name, uint32_t *out, size
         res_nclose(&st);
         if (len < 0)
                 return herr == HOST_NOT_FOUND || herr == NO_DATA ? -ENOENT : -EAGAIN;
-        return parse_answer(ans, len, out, max, ttl);
+        return net_dns_parse(ans, (size_t)len, out, max, ttl);
 }

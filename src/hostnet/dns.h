@@ -18,3 +18,7 @@ struct net_dns {
  * the name does not exist or has no address, -EAGAIN when the server did not answer. */
 int net_resolve_a(const struct net_dns *d, const char *name, uint32_t *out, size_t max,
                   uint32_t *ttl);
+/* The answer-parsing half of net_resolve_a: the A records of a DNS response message (ans, len)
+ * as received from the network. Returns the count (at most max), -ENOENT when it has none, -EIO
+ * when it is malformed. */
+int net_dns_parse(const unsigned char *ans, size_t len, uint32_t *out, size_t max, uint32_t *ttl);
