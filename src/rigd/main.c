@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -61,10 +62,19 @@ static const char usage_text[] =
     "                           DNS server for host names in egress allow lists (default:\n"
     "                           the host's /etc/resolv.conf)\n"
     "    --no-network           rigs get loopback only: no bridge, addresses or rules\n"
-    "    --apps-listen, --apps-tls-listen, --tls-cert, --tls-key, --apps-domain,\n"
+    "    --apps-listen ADDR:PORT|off\n"
+    "                           the app router, plain HTTP (default 127.0.0.1:7080)\n"
+    "    --apps-tls-listen ADDR:PORT\n"
+    "                           the app router over HTTPS; needs --tls-cert and --tls-key\n"
+    "    --tls-cert FILE, --tls-key FILE\n"
+    "                           PEM certificate chain and private key for the HTTPS router\n"
+    "                           (a wildcard certificate for *.DOMAIN)\n"
+    "    --apps-domain DOMAIN   apps are served at NAME.DOMAIN (default rigs.localhost)\n"
+    "    --apps-url-port N      port written into app URLs when clients reach the router on a\n"
+    "                           port other than 80/443 (default: none)\n"
     "    --ssh-listen, --ai-upstream PROVIDER=URL\n"
-    "                           edge settings (app router, SSH gateway, AI proxy); accepted\n"
-    "                           now, served by the releases that ship those edges\n"
+    "                           edge settings (SSH gateway, AI proxy); accepted now, served by\n"
+    "                           the releases that ship those edges\n"
     "\n"
     "ENVIRONMENT\n"
     "    RIGS_DATA_DIR, RIGS_LISTEN\n"
@@ -84,7 +94,7 @@ static const char *default_data_dir(void)
         return e && *e ? e : "/var/lib/rigs";
 }
 
-static int parse_listen(const char *s, struct rigd_config *cfg)
+static int parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port_out)
 {
         const char *colon = strrchr(s, ':');
         if (!colon || colon == s || !colon[1])
@@ -97,11 +107,31 @@ static int parse_listen(const char *s, struct rigd_config *cfg)
         size_t hl = (size_t)(colon - s);
         if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']')
                 h++, hl -= 2;
-        if (hl == 0 || hl >= sizeof(cfg->listen_host))
+        if (hl == 0 || hl >= hostlen)
                 return -EINVAL;
-        memcpy(cfg->listen_host, h, hl);
-        cfg->listen_host[hl] = '\0';
-        cfg->listen_port = (uint16_t)port;
+        memcpy(host, h, hl);
+        host[hl] = '\0';
+        *port_out = (uint16_t)port;
+        return 0;
+}
+
+static int parse_listen(const char *s, struct rigd_config *cfg)
+{
+        return parse_hostport(s, cfg->listen_host, sizeof(cfg->listen_host), &cfg->listen_port);
+}
+
+/* A DNS name of labels [a-z0-9-] (lowercased), for --apps-domain. */
+static int parse_domain(const char *s, char *out, size_t outlen)
+{
+        size_t n = strlen(s);
+        if (n == 0 || n >= outlen || s[0] == '.' || s[n - 1] == '.' || strstr(s, ".."))
+                return -EINVAL;
+        for (size_t i = 0; i <= n; i++) {
+                char ch = (char)tolower((unsigned char)s[i]);
+                if (ch && !(isalnum((unsigned char)ch) || ch == '-' || ch == '.'))
+                        return -EINVAL;
+                out[i] = ch;
+        }
         return 0;
 }
 
@@ -125,6 +155,12 @@ enum {
         OPT_RIG_SUBNET,
         OPT_ALLOW_RESOLVER,
         OPT_NO_NETWORK,
+        OPT_APPS_LISTEN,
+        OPT_APPS_TLS_LISTEN,
+        OPT_TLS_CERT,
+        OPT_TLS_KEY,
+        OPT_APPS_DOMAIN,
+        OPT_APPS_URL_PORT,
         OPT_DATA_DIR = 1000,
         OPT_LISTEN,
         OPT_THREADS,
@@ -175,6 +211,32 @@ static int serve_option(int opt, const char *arg, struct rigd_config *cfg)
                 cfg->header_timeout_ms = (int)v;
                 return 0;
         case OPT_EDGE:
+                return 0;
+        case OPT_APPS_LISTEN:
+                if (!strcmp(arg, "off")) {
+                        cfg->apps_port = 0;
+                        return 0;
+                }
+                return parse_hostport(arg, cfg->apps_host, sizeof(cfg->apps_host), &cfg->apps_port);
+        case OPT_APPS_TLS_LISTEN:
+                return parse_hostport(arg, cfg->apps_tls_host, sizeof(cfg->apps_tls_host),
+                                      &cfg->apps_tls_port);
+        case OPT_TLS_CERT:
+                return snprintf(cfg->tls_cert, sizeof(cfg->tls_cert), "%s", arg) <
+                               (int)sizeof(cfg->tls_cert)
+                           ? 0
+                           : -EINVAL;
+        case OPT_TLS_KEY:
+                return snprintf(cfg->tls_key, sizeof(cfg->tls_key), "%s", arg) <
+                               (int)sizeof(cfg->tls_key)
+                           ? 0
+                           : -EINVAL;
+        case OPT_APPS_DOMAIN:
+                return parse_domain(arg, cfg->apps_domain, sizeof(cfg->apps_domain));
+        case OPT_APPS_URL_PORT:
+                if (parse_uint(arg, 0, 65535, &v) < 0)
+                        return -EINVAL;
+                cfg->apps_url_port = (uint16_t)v;
                 return 0;
         case OPT_TEMPLATES:
                 snprintf(cfg->templates_dir, sizeof(cfg->templates_dir), "%s", arg);
@@ -236,11 +298,12 @@ static int cmd_serve(int argc, char **argv)
             {"rig-subnet", required_argument, NULL, OPT_RIG_SUBNET},
             {"allow-resolver", required_argument, NULL, OPT_ALLOW_RESOLVER},
             {"no-network", no_argument, NULL, OPT_NO_NETWORK},
-            {"apps-listen", required_argument, NULL, OPT_EDGE},
-            {"apps-tls-listen", required_argument, NULL, OPT_EDGE},
-            {"tls-cert", required_argument, NULL, OPT_EDGE},
-            {"tls-key", required_argument, NULL, OPT_EDGE},
-            {"apps-domain", required_argument, NULL, OPT_EDGE},
+            {"apps-listen", required_argument, NULL, OPT_APPS_LISTEN},
+            {"apps-tls-listen", required_argument, NULL, OPT_APPS_TLS_LISTEN},
+            {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+            {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+            {"apps-domain", required_argument, NULL, OPT_APPS_DOMAIN},
+            {"apps-url-port", required_argument, NULL, OPT_APPS_URL_PORT},
             {"ssh-listen", required_argument, NULL, OPT_EDGE},
             {"ai-upstream", required_argument, NULL, OPT_EDGE},
             {"help", no_argument, NULL, 'h'},
@@ -256,6 +319,9 @@ static int cmd_serve(int argc, char **argv)
             .quota_project_rigs = 100,
             .quota_project_memory_mb = 262144,
             .pty_idle_s = 1800,
+            .apps_host = "127.0.0.1",
+            .apps_port = 7080,
+            .apps_domain = "rigs.localhost",
         };
         snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", default_data_dir());
         const char *listen = getenv("RIGS_LISTEN");
@@ -282,6 +348,11 @@ static int cmd_serve(int argc, char **argv)
         }
         if (cfg.threads < 1)
                 cfg.threads = 1;
+        if (cfg.apps_tls_port && (!cfg.tls_cert[0] || !cfg.tls_key[0])) {
+                fprintf(stderr, "rigd serve: --apps-tls-listen needs --tls-cert and --tls-key\n"
+                                "Try 'rigd --help'.\n");
+                return 2;
+        }
         return rigd_serve(&cfg);
 }
 

@@ -37,11 +37,20 @@ struct rigd_config {
         char allow_resolver[64]; /* DNS server for allow-list names; "" : the host's */
         bool no_network;         /* rigs get loopback only */
         int pty_idle_s;          /* a terminal session with no traffic this long ends; 0: never */
+        /* The app router. */
+        char apps_host[256];
+        uint16_t apps_port; /* 0: no plain-HTTP router */
+        char apps_tls_host[256];
+        uint16_t apps_tls_port; /* 0: no HTTPS router */
+        char tls_cert[PATH_MAX], tls_key[PATH_MAX];
+        char apps_domain[200];
+        uint16_t apps_url_port; /* appended to app URLs when set (a non-default public port) */
 };
 
 struct rigd_thread;
 struct workpool;
 struct rigsvc;
+struct activity;
 
 struct rigd {
         struct rigd_config cfg;
@@ -51,6 +60,7 @@ struct rigd {
         struct metrics metrics;
         struct workpool *pool;
         struct rigsvc *rigs;
+        struct activity *activity; /* last activity per rig (router/activity.h) */
         h2o_globalconf_t h2o;
         atomic_int nconns;
         atomic_int inflight;

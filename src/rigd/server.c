@@ -10,6 +10,7 @@
 #include "rigd/netsvc.h"
 #include "rigd/rigsvc.h"
 #include "rigd/worker.h"
+#include "router/activity.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -274,6 +275,7 @@ static void free_unstarted(struct rigd *d)
         for (int i = 0; i < d->nthreads; i++)
                 store_close(d->threads[i].st);
         ratelimiter_free(d->rl);
+        activity_free(d->activity);
         free(d->threads);
         free(d);
 }
@@ -339,6 +341,7 @@ int rigd_serve(struct rigd_config *cfg)
         d->nthreads = cfg->threads;
         d->threads = xcalloc((size_t)d->nthreads, sizeof(*d->threads));
         d->rl = ratelimiter_new(cfg->rate);
+        d->activity = activity_new();
         d->pool = workpool_new(2);
         if ((r = open_stores(d)) < 0) {
                 log_error("cannot open the store %s: %s", d->db_path, strerror(-r));
@@ -370,6 +373,7 @@ int rigd_serve(struct rigd_config *cfg)
         for (int i = 0; i < d->nthreads; i++)
                 store_close(d->threads[i].st);
         ratelimiter_free(d->rl);
+        activity_free(d->activity);
         h2o_config_dispose(&d->h2o);
         free(d->threads);
         free(d);
