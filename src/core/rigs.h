@@ -26,6 +26,7 @@ struct rig {
         char *network; /* JSON text, owned */
         char *env;     /* JSON object text, owned */
         int64_t ttl_s, expires_at;
+        int64_t auto_sleep_s; /* pause after this long without activity; 0: never */
         uint32_t uid_base;
         char ip[64];
         char created_by[ID_MAX];
@@ -52,6 +53,7 @@ int store_rig_get(struct store *st, const struct tenant *t, const char *id_or_na
 int store_rig_set_state(struct store *st, const char *id, enum rig_state s, const char *error);
 int store_rig_set_network(struct store *st, const char *id, const char *network_json,
                           const char *ip);
+int store_rig_set_auto_sleep(struct store *st, const char *id, int64_t auto_sleep_s);
 /* The lowest IPv4 address in [first, last] (host byte order) that no rig has, as a dotted quad:
  * addresses of deleted rigs are reused. -ENOSPC when the range is full. Call inside the
  * transaction that stores it. */

@@ -41,6 +41,21 @@ static const char *const migrations[] = {
     "CREATE INDEX rigs_org ON rigs(org_id);",
     /* 3: a rig address belongs to one rig */
     "CREATE UNIQUE INDEX rigs_ip ON rigs(ip);",
+    /* 4: apps, their previews, and auto-sleep. Foreign keys are on (store_open): deleting a rig
+     * deletes its apps, and deleting an app its previews. */
+    "ALTER TABLE rigs ADD COLUMN auto_sleep_s INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE apps(name TEXT PRIMARY KEY,"
+    "  rig_id TEXT NOT NULL REFERENCES rigs(id) ON DELETE CASCADE, org_id TEXT NOT NULL,"
+    "  project_id TEXT NOT NULL, port INTEGER NOT NULL, visibility TEXT NOT NULL,"
+    "  allowed_emails TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL UNIQUE);"
+    "CREATE INDEX apps_rig ON apps(rig_id, seq);"
+    "CREATE TABLE previews(hash BLOB PRIMARY KEY,"
+    "  app_name TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE, rig_id TEXT NOT NULL,"
+    "  org_id TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL);"
+    "CREATE INDEX previews_app ON previews(app_name);"
+    "CREATE INDEX previews_expiry ON previews(expires_at);",
 };
 
 int store_errno(int rc)

@@ -71,7 +71,8 @@ int store_rig_insert(struct store *st, struct rig *r)
         static const char sql[] =
             "INSERT INTO rigs(id, org_id, project_id, name, state, template, stateless, cpus,"
             " memory_mb, max_processes, disk_mb, network, env, ttl_s, expires_at, uid_base,"
-            " ip, created_by, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+            " ip, created_by, created_at, auto_sleep_s)"
+            " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
         int r0 = alloc_uid_base(st, &r->uid_base);
         if (r0 < 0)
                 return r0;
@@ -99,13 +100,14 @@ int store_rig_insert(struct store *st, struct rig *r)
         bind_text(s, 17, r->ip);
         bind_str(s, 18, r->created_by);
         sqlite3_bind_int64(s, 19, r->created_at);
+        sqlite3_bind_int64(s, 20, r->auto_sleep_s);
         return stmt_exec(s);
 }
 
 #define RIG_COLS                                                                                   \
         "r.id, r.org_id, r.project_id, p.name, r.name, r.state, r.template, r.stateless, r.cpus,"  \
         " r.memory_mb, r.max_processes, r.disk_mb, r.network, r.env, r.ttl_s, r.expires_at,"       \
-        " r.uid_base, r.ip, r.created_by, r.created_at, r.error, r.rowid "                         \
+        " r.uid_base, r.ip, r.created_by, r.created_at, r.error, r.rowid, r.auto_sleep_s "         \
         "FROM rigs r JOIN projects p ON p.id=r.project_id "
 
 static char *col_dup(sqlite3_stmt *s, int i)
@@ -141,6 +143,7 @@ static int64_t rig_row(sqlite3_stmt *s, void *item)
         r->created_at = sqlite3_column_int64(s, 19);
         col_text(s, 20, r->error, sizeof(r->error));
         r->seq = sqlite3_column_int64(s, 21);
+        r->auto_sleep_s = sqlite3_column_int64(s, 22);
         return r->seq;
 }
 
@@ -193,6 +196,20 @@ int store_rig_set_network(struct store *st, const char *id, const char *network_
         bind_text(s, 2, ip);
         bind_str(s, 3, id);
         return stmt_exec(s);
+}
+
+int store_rig_set_auto_sleep(struct store *st, const char *id, int64_t auto_sleep_s)
+{
+        static const char sql[] = "UPDATE rigs SET auto_sleep_s=? WHERE id=?";
+        _cleanup_stmt_ sqlite3_stmt *s = store_stmt(st, sql);
+        if (!s)
+                return -EIO;
+        sqlite3_bind_int64(s, 1, auto_sleep_s);
+        bind_str(s, 2, id);
+        int r = stmt_exec(s);
+        if (r == 0 && sqlite3_changes(st->db) == 0)
+                return -ENOENT;
+        return r;
 }
 
 static int cmp_u32(const void *a, const void *b)
