@@ -1,6 +1,7 @@
 /* REST handlers. Each is a binding: it parses, calls core, renders. */
 #pragma once
 
+#include "core/rigstate.h"
 #include "rigd/http.h"
 
 /* Validation shared by handlers. */
@@ -59,3 +60,26 @@ void api_rigs_exec(struct reqctx *c);
 void api_files_get(struct reqctx *c);
 void api_files_put(struct reqctx *c);
 void api_files_delete(struct reqctx *c);
+
+/* Apps and previews (api_apps.c). */
+void api_apps_create(struct reqctx *c);
+void api_apps_list(struct reqctx *c);
+void api_apps_get(struct reqctx *c);
+void api_apps_patch(struct reqctx *c);
+void api_apps_delete(struct reqctx *c);
+void api_previews_create(struct reqctx *c);
+void api_previews_delete(struct reqctx *c);
+/* Deletes expired previews now and then (every 30 s); from the sweep thread. */
+void apps_previews_sweep(struct rigd_thread *t);
+
+/* Auto-sleep (rigs_autosleep.c): pauses running rigs idle longer than their auto_sleep_s. rigs
+ * is every rig of the store; from the sweep thread. */
+void rigs_autosleep_tick(struct rigd_thread *t, const struct list *rigs);
+/* auto_sleep_s is 0 (never) or AUTO_SLEEP_MIN_S..AUTO_SLEEP_MAX_S; replies 400 otherwise. */
+#define AUTO_SLEEP_MIN_S 10
+#define AUTO_SLEEP_MAX_S (30 * 24 * 3600)
+int auto_sleep_validate(struct reqctx *c, int64_t v);
+/* Queues a lifecycle action on a rig for rigd itself (no request): audited as `action` by
+ * principal "rigd" (kind anonymous) from "host". The rig must be claimed (rigsvc_claim). */
+void rigs_sweep_submit(struct rigd_thread *t, const struct rig *r, enum rig_action a,
+                       enum rig_state to, const char *action);

@@ -7,6 +7,7 @@
 #include "base/timeutil.h"
 #include "base/utf8.h"
 #include "rigd/rigsvc.h"
+#include "router/activity.h"
 #include "runtime/shimproto.h"
 
 #include <fcntl.h>
@@ -240,6 +241,8 @@ static void on_shim_read(h2o_socket_t *sock, const char *err)
                 on_shim_lost(ex);
                 return;
         }
+        if (ex->c) /* output of a command is rig activity (auto_sleep_s) */
+                activity_touch(ex->c->d->activity, ex->c->target, now_ms());
         while (ex->sock && sock->input->size >= SHIM_HDR_LEN) {
                 char type;
                 uint32_t len;
@@ -380,6 +383,7 @@ void api_rigs_exec(struct reqctx *c)
                             r.state == RIG_PAUSED ? "; resume it first" : "; start it first");
                 return;
         }
+        activity_touch(c->d->activity, r.id, now_ms());
         h2o_iovec_t frames = build_frames(c, &in, env_json);
         json_decref(root);
         int fd = s->rt.ops->connect(&s->rt, r.id);

@@ -10,6 +10,7 @@
 #include "rigd/api.h"
 #include "rigd/pty.h"
 #include "rigd/rigsvc.h"
+#include "router/activity.h"
 #include "runtime/shimproto.h"
 
 #include <fcntl.h>
@@ -177,6 +178,7 @@ void api_rigs_pty(struct reqctx *c)
         h->info.started_at = now_ms() / 1000;
         h->info.cols = cols;
         h->info.rows = rows;
+        activity_touch(c->d->activity, r.id, now_ms());
         audit_now(c, "session.open", "ok");
         upgrade(c, key, h);
 }

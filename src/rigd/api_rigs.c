@@ -7,6 +7,7 @@
 #include "rigd/netsvc.h"
 #include "rigd/rigsvc.h"
 #include "rigd/worker.h"
+#include "router/activity.h"
 #include "runtime/disk.h"
 
 #include <arpa/inet.h>
@@ -39,6 +40,7 @@ json_t *rig_json(const struct rig *r)
             json_time(r->created_at));
         if (r->error[0])
                 json_object_set_new(o, "error", json_string(r->error));
+        json_object_set_new(o, "auto_sleep_s", json_integer(r->auto_sleep_s));
         return o;
 }
 
@@ -103,6 +105,7 @@ struct create_in {
         json_t *network;
         json_t *env;
         int64_t ttl_s;
+        int64_t auto_sleep_s;
 };
 
 static int int_field(struct reqctx *c, json_t *obj, const char *name, int64_t lo, int64_t hi,
@@ -295,6 +298,7 @@ struct rig_job {
         int result;
         struct principal actor; /* for the audit entry, even if the client left */
         char ip[64];
+        const char *audit_action; /* overrides the action's own name (rigd's sweeps) */
 };
 
 static void rig_job_free(struct rig_job *j)
@@ -315,6 +319,8 @@ static void rig_job_work(struct job *jb)
 
 static const char *action_audit_name(const struct rig_job *j)
 {
+        if (j->audit_action)
+                return j->audit_action;
         if (j->creating)
                 return "rig.create";
         switch (j->action) {
@@ -369,6 +375,14 @@ static void rig_job_done(struct job *jb)
         struct reqctx *c = job_take_request(jb);
         int r = rig_job_commit(j, jb->t->st, d->secrets.audit_key);
         rigsvc_release(j->svc, j->rig.id);
+        bool woke = j->creating || j->action == RA_START || j->action == RA_RESUME ||
+                    j->action == RA_RESTART;
+        if (j->result == 0 && woke) /* auto-sleep counts idle time from here */
+                activity_touch(d->activity, j->rig.id, now_ms());
+        if (j->result == 0 && !j->creating && j->action == RA_DELETE)
+                activity_forget(d->activity, j->rig.id);
+        if (!c) /* no request bumps auth_gen for rigd's own changes: the router must see them */
+                atomic_fetch_add(&d->auth_gen, 1);
         if (r < 0)
                 log_error("rig %s: cannot record %s: %s", j->rig.id, action_audit_name(j),
                           strerror(-r));
@@ -463,7 +477,7 @@ static int create_validate(struct reqctx *c, struct create_in *in, uint32_t pres
         }
         if (parse_resources(c, in->resources, r) < 0 ||
             network_validate(c, in->network, &r->network) < 0 ||
-            env_validate(c, in->env, &r->env) < 0)
+            env_validate(c, in->env, &r->env) < 0 || auto_sleep_validate(c, in->auto_sleep_s) < 0)
                 return -EINVAL;
         struct project p;
         const char *want = in->project[0]       ? in->project
@@ -493,6 +507,7 @@ void api_rigs_create(struct reqctx *c)
             JF_JSON_FIELD(struct create_in, network, false),
             JF_JSON_FIELD(struct create_in, env, false),
             JF_INT_FIELD(struct create_in, ttl_s, false, 1, RIG_TTL_MAX_S),
+            JF_INT_FIELD(struct create_in, auto_sleep_s, false, 0, AUTO_SLEEP_MAX_S),
         };
         if (!runtime_ok(c))
                 return;
@@ -518,6 +533,7 @@ void api_rigs_create(struct reqctx *c)
         r.created_at = now_ms() / 1000;
         r.ttl_s = in.ttl_s;
         r.expires_at = in.ttl_s ? r.created_at + in.ttl_s : 0;
+        r.auto_sleep_s = in.auto_sleep_s;
         snprintf(c->target, sizeof(c->target), "%s", r.id);
         snprintf(c->project, sizeof(c->project), "%s", r.project_id);
         if ((ret = store_begin(c->st)) == 0 && (ret = check_quota(c, &r)) == 0 &&
@@ -601,6 +617,8 @@ static void rig_action(struct reqctx *c, enum rig_action a)
                             "the rig is busy with another operation; retry when it finishes");
                 return;
         }
+        if (a == RA_START || a == RA_RESUME || a == RA_RESTART)
+                activity_touch(c->d->activity, r.id, now_ms());
         struct rig_job *j = rig_job_new(c, &r, a);
         j->to = to;
         workpool_submit(c->d->pool, c, &j->super);
@@ -760,6 +778,7 @@ static void rigs_health_tick(struct rigd_thread *t, const struct list *l, int64_
 void rigs_ttl_sweep(struct rigd_thread *t)
 {
         struct rigd *d = t->d;
+        apps_previews_sweep(t);
         if (!d->rigs->ready)
                 return;
         rigs_pool_tick(t);
@@ -774,19 +793,28 @@ void rigs_ttl_sweep(struct rigd_thread *t)
                 if (!r->expires_at || r->expires_at > now || r->state == RIG_CREATING ||
                     !rigsvc_claim(d->rigs, r->id))
                         continue;
-                struct rig_job *j = xcalloc(1, sizeof(*j));
-                j->svc = d->rigs;
-                j->rig = *r;
-                j->rig.network = xstrdup(r->network ? r->network : "{}");
-                j->rig.env = xstrdup(r->env ? r->env : "{}");
-                j->action = RA_DELETE;
-                j->to = RIG_STOPPED;
-                snprintf(j->actor.id, sizeof(j->actor.id), "rigd");
-                j->actor.kind = PK_ANONYMOUS;
-                snprintf(j->actor.org_id, sizeof(j->actor.org_id), "%s", r->org_id);
-                snprintf(j->ip, sizeof(j->ip), "host");
-                j->super.work = rig_job_work;
-                j->super.done = rig_job_done;
-                workpool_submit_bg(d->pool, t, &j->super);
+                rigs_sweep_submit(t, r, RA_DELETE, RIG_STOPPED, NULL);
         }
+        rigs_autosleep_tick(t, &l);
+}
+
+void rigs_sweep_submit(struct rigd_thread *t, const struct rig *r, enum rig_action a,
+                       enum rig_state to, const char *action)
+{
+        struct rigd *d = t->d;
+        struct rig_job *j = xcalloc(1, sizeof(*j));
+        j->svc = d->rigs;
+        j->rig = *r;
+        j->rig.network = xstrdup(r->network ? r->network : "{}");
+        j->rig.env = xstrdup(r->env ? r->env : "{}");
+        j->action = a;
+        j->to = to;
+        j->audit_action = action;
+        snprintf(j->actor.id, sizeof(j->actor.id), "rigd");
+        j->actor.kind = PK_ANONYMOUS;
+        snprintf(j->actor.org_id, sizeof(j->actor.org_id), "%s", r->org_id);
+        snprintf(j->ip, sizeof(j->ip), "host");
+        j->super.work = rig_job_work;
+        j->super.done = rig_job_done;
+        workpool_submit_bg(d->pool, t, &j->super);
 }

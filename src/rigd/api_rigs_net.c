@@ -1,13 +1,15 @@
-/* PATCH /api/rigs/{id} {"network": {...}}: a rig's egress policy and exempt ports, changed at once
- * on a running rig; and the periodic re-resolution of allow-list host names. The network service
- * (netsvc.h) changes the rules on the work pool; the store update and its audit entry
- * (rig.update) commit together before the reply. */
+/* PATCH /api/rigs/{id} {"network": {...}, "auto_sleep_s": N}: a rig's egress policy and exempt
+ * ports, changed at once on a running rig, and its auto-sleep setting; and the periodic
+ * re-resolution of allow-list host names. The network service (netsvc.h) changes the rules on the
+ * work pool; the store update and its audit entry (rig.update) commit together before the reply. */
 #include "rigd/api.h"
 
 #include "base/log.h"
+#include "base/timeutil.h"
 #include "rigd/netsvc.h"
 #include "rigd/rigsvc.h"
 #include "rigd/worker.h"
+#include "router/activity.h"
 
 #include <stdio.h>
 
@@ -16,7 +18,8 @@ struct net_job {
         struct rigsvc *svc;
         struct rig rig; /* its network JSON is the new one */
         int result;
-        char why[256]; /* nftables' message when the rules could not change */
+        char why[256];  /* nftables' message when the rules could not change */
+        bool set_sleep; /* rig.auto_sleep_s is new too */
         struct principal actor;
         char ip[64];
 };
@@ -39,6 +42,8 @@ static int net_job_commit(struct net_job *j, struct store *st, const uint8_t *au
                 return r;
         if (j->result == 0)
                 r = store_rig_set_network(st, j->rig.id, j->rig.network, j->rig.ip);
+        if (r == 0 && j->result == 0 && j->set_sleep)
+                r = store_rig_set_auto_sleep(st, j->rig.id, j->rig.auto_sleep_s);
         if (r == 0)
                 r = audit_append(st, audit_key, &e);
         if (r == 0)
@@ -106,41 +111,89 @@ static int network_merge(struct reqctx *c, const struct rig *r, json_t *given, j
         return 0;
 }
 
-/* The body must be {"network": {...}}: nothing else of a rig changes after its creation. */
-static json_t *patch_body(struct reqctx *c, json_t **root)
+struct rig_patch {
+        json_t *network; /* NULL: unchanged */
+        bool set_sleep;
+        int64_t auto_sleep_s;
+};
+
+/* The body takes network and auto_sleep_s: nothing else of a rig changes after its creation. */
+static int patch_body(struct reqctx *c, json_t **root, struct rig_patch *out)
 {
         static const struct jfield none[] = {{0}};
-        uint32_t present = 0;
         char dummy;
-        if (body_decode(c, none, 0, &dummy, &present, root) < 0)
-                return NULL;
+        if (body_decode(c, none, 0, &dummy, NULL, root) < 0)
+                return -EINVAL;
         const char *k;
         json_t *v;
         json_object_foreach(*root, k, v)
         {
-                if (!streq(k, "network")) {
+                if (!streq(k, "network") && !streq(k, "auto_sleep_s")) {
                         reply_error(c, 400, "invalid_request",
-                                    "%s cannot be changed; PATCH takes {\"network\": {...}}", k);
-                        return NULL;
+                                    "%s cannot be changed; PATCH takes {\"network\": {...}} and "
+                                    "auto_sleep_s",
+                                    k);
+                        return -EINVAL;
                 }
         }
-        json_t *net = json_object_get(*root, "network");
-        if (!net)
-                reply_error(c, 400, "invalid_request", "network is required");
-        return net;
+        json_t *sleep = json_object_get(*root, "auto_sleep_s");
+        if (sleep && !json_is_null(sleep)) {
+                /* -1 for a non-integer: out of range, so the same message */
+                if (auto_sleep_validate(c, json_is_integer(sleep) ? json_integer_value(sleep)
+                                                                  : -1) < 0)
+                        return -EINVAL;
+                out->set_sleep = true;
+                out->auto_sleep_s = json_integer_value(sleep);
+        }
+        out->network = json_object_get(*root, "network");
+        if (!out->network && !out->set_sleep) {
+                reply_error(c, 400, "invalid_request", "network or auto_sleep_s is required");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* PATCH of auto_sleep_s alone: a store change, no work on the host. */
+static void sleep_patch(struct reqctx *c, struct rig *r, int64_t auto_sleep_s)
+{
+        r->auto_sleep_s = auto_sleep_s;
+        int ret = store_begin(c->st);
+        if (ret == 0)
+                ret = store_rig_set_auto_sleep(c->st, r->id, auto_sleep_s);
+        if (ret == 0)
+                ret = audit_here(c, "ok");
+        if (ret == 0)
+                ret = store_commit(c->st);
+        else
+                store_rollback(c->st);
+        if (ret < 0) {
+                c->audited = false;
+                reply_errno(c, ret, "rig");
+                return;
+        }
+        /* The idle clock restarts: enabling auto-sleep does not pause a rig the same second. */
+        activity_touch(c->d->activity, r->id, now_ms());
+        reply_json(c, 200, rig_json(r));
 }
 
 void api_rigs_patch(struct reqctx *c)
 {
         json_t *root = NULL;
-        json_t *given = patch_body(c, &root);
+        struct rig_patch pt = {0};
         _cleanup_(rig_free_fields) struct rig r;
         memset(&r, 0, sizeof(r));
         json_t *merged = NULL;
         char *text = NULL;
-        int ret = given ? rig_from_path(c, &r) : -EINVAL;
+        int ret = patch_body(c, &root, &pt);
         if (ret == 0)
-                ret = network_merge(c, &r, given, &merged);
+                ret = rig_from_path(c, &r);
+        if (ret == 0 && !pt.network) {
+                json_decref(root);
+                sleep_patch(c, &r, pt.auto_sleep_s);
+                return;
+        }
+        if (ret == 0)
+                ret = network_merge(c, &r, pt.network, &merged);
         if (ret == 0)
                 ret = network_validate(c, merged, &text);
         json_decref(merged);
@@ -158,6 +211,9 @@ void api_rigs_patch(struct reqctx *c)
         j->rig = r;
         j->rig.network = text;
         j->rig.env = xstrdup(r.env ? r.env : "{}");
+        j->set_sleep = pt.set_sleep;
+        if (pt.set_sleep)
+                j->rig.auto_sleep_s = pt.auto_sleep_s;
         j->actor = c->p;
         snprintf(j->ip, sizeof(j->ip), "%s", c->ip);
         j->super.work = net_job_work;

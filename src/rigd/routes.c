@@ -57,6 +57,17 @@ const struct route rigd_routes[] = {
     {M_GET, "/api/rigs/{id}/sessions", ACCESS_RIG, RD, RL_RIGS, NULL, api_sessions_list},
     {M_GET, "/api/rigs/{id}/sessions/{sid}/attach", ACCESS_RIG_WS, CT, RL_RIGS, NULL,
      api_sessions_attach},
+
+    {M_POST, "/api/rigs/{id}/apps", ACCESS_RIG, CT, RL_APPS, "app.create", api_apps_create},
+    {M_GET, "/api/rigs/{id}/apps", ACCESS_RIG, RD, RL_APPS, NULL, api_apps_list},
+    {M_GET, "/api/rigs/{id}/apps/{name}", ACCESS_RIG, RD, RL_APPS, NULL, api_apps_get},
+    {M_PATCH, "/api/rigs/{id}/apps/{name}", ACCESS_RIG, CT, RL_APPS, "app.update", api_apps_patch},
+    {M_DELETE, "/api/rigs/{id}/apps/{name}", ACCESS_RIG, CT, RL_APPS, "app.delete",
+     api_apps_delete},
+    {M_POST, "/api/rigs/{id}/apps/{name}/previews", ACCESS_RIG, CT, RL_APPS, "preview.create",
+     api_previews_create},
+    {M_DELETE, "/api/previews/{token}", ACCESS_AUTH, CT, RL_APPS, "preview.revoke",
+     api_previews_delete},
 };
 
 const size_t rigd_nroutes = ARRAY_SIZE(rigd_routes);
