@@ -1,6 +1,6 @@
 #include "rig/wsclient.h"
 
-#include "rig/picohttp.h"
+#include "base/picohttp.h"
 
 #include <fcntl.h>
 #include <netdb.h>

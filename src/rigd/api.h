@@ -14,6 +14,7 @@ void api_healthz(struct reqctx *c);
 void api_metrics(struct reqctx *c);
 
 void api_login(struct reqctx *c);
+void api_login_page(struct reqctx *c);
 void api_logout(struct reqctx *c);
 void api_switch(struct reqctx *c);
 void api_me(struct reqctx *c);

@@ -53,13 +53,12 @@ static const h2o_iovec_t *find_header(h2o_req_t *req, const h2o_token_t *tok)
 
 /* A rig credential carries its own claims under the daemon's in-memory MAC key: nothing to
  * look up. It acts as its minter (audited with kind rig_credential) for its one rig only. */
-static int authenticate_rigcred(struct reqctx *c, const char *p, size_t len, int64_t now)
+static int rigcred_principal(const char *p, size_t len, int64_t now, struct principal *pr)
 {
         struct rigcred rc;
         int r = rigcred_verify(rigcred_key(), p, len, now, &rc);
         if (r < 0)
                 return r;
-        struct principal *pr = &c->p;
         memset(pr, 0, sizeof(*pr));
         pr->kind = PK_RIG_CREDENTIAL;
         pr->method = AUTH_KEY;
@@ -72,6 +71,11 @@ static int authenticate_rigcred(struct reqctx *c, const char *p, size_t len, int
         pr->scopes = pr->granted = SCOPE_INSTANCES_READ | SCOPE_INSTANCES_CONTROL;
         pr->expires_at = rc.expires_at;
         return 0;
+}
+
+static int authenticate_rigcred(struct reqctx *c, const char *p, size_t len, int64_t now)
+{
+        return rigcred_principal(p, len, now, &c->p);
 }
 
 /* ?token= on a WebSocket route: the one place a query string may carry a credential, and then
@@ -91,6 +95,32 @@ static int authenticate_query(struct reqctx *c, int64_t now)
         return r;
 }
 
+/* A bearer token (API key or rig credential) into a principal, through the thread's cache. */
+int rigd_auth_token(struct rigd_thread *t, const char *tok, size_t len, struct principal *out)
+{
+        struct rigd *d = t->d;
+        int64_t now = now_ms() / 1000;
+        enum token_kind kind = token_classify(tok, len);
+        if (kind == TOKEN_RIG_CREDENTIAL)
+                return rigcred_principal(tok, len, now, out);
+        if (kind != TOKEN_API_KEY)
+                return -EINVAL;
+        uint8_t hash[TOKEN_HASH_LEN];
+        uint64_t gen = atomic_load(&d->auth_gen);
+        token_hash(d->secrets.pepper, tok, len, hash);
+        if (auth_cache_get(t->auth_cache, hash, gen, now, out))
+                return 0;
+        int r = store_key_authenticate(t->st, hash, now, out);
+        if (r < 0) {
+                memset(out, 0, sizeof(*out));
+                return r;
+        }
+        if (out->last_used_at + TOUCH_INTERVAL_S <= now)
+                (void)store_key_touch(t->st, out->key_id, now);
+        auth_cache_put(t->auth_cache, hash, gen, now, out);
+        return 0;
+}
+
 /* Returns 0 with c->p filled, -ENOENT when no credential was presented, or another negative
  * errno for a credential that is not valid. */
 static int authenticate(struct reqctx *c)
@@ -102,26 +132,9 @@ static int authenticate(struct reqctx *c)
         const h2o_iovec_t *authz = find_header(c->req, H2O_TOKEN_AUTHORIZATION);
         if (authz) {
                 struct slice tok;
-                int r = authn_parse_bearer(authz->base, authz->len, &tok);
-                if (r < 0)
+                if (authn_parse_bearer(authz->base, authz->len, &tok) < 0)
                         return -EINVAL;
-                enum token_kind kind = token_classify(tok.p, tok.len);
-                if (kind == TOKEN_RIG_CREDENTIAL)
-                        return authenticate_rigcred(c, tok.p, tok.len, now);
-                if (kind != TOKEN_API_KEY)
-                        return -EINVAL;
-                token_hash(sec->pepper, tok.p, tok.len, hash);
-                if (auth_cache_get(c->t->auth_cache, hash, gen, now, &c->p))
-                        return 0;
-                r = store_key_authenticate(c->st, hash, now, &c->p);
-                if (r < 0) {
-                        memset(&c->p, 0, sizeof(c->p));
-                        return r;
-                }
-                if (c->p.last_used_at + TOUCH_INTERVAL_S <= now)
-                        (void)store_key_touch(c->st, c->p.key_id, now);
-                auth_cache_put(c->t->auth_cache, hash, gen, now, &c->p);
-                return 0;
+                return rigd_auth_token(c->t, tok.p, tok.len, &c->p);
         }
         int qr = authenticate_query(c, now);
         if (qr != -ENOENT)
@@ -147,6 +160,11 @@ static int authenticate(struct reqctx *c)
                 return 0;
         }
         return -ENOENT;
+}
+
+int rigd_authenticate(struct reqctx *c)
+{
+        return authenticate(c);
 }
 
 /* Cookie-authenticated unsafe requests must come from our own origin or an allowed one. */

@@ -51,6 +51,8 @@ struct rigd_thread;
 struct workpool;
 struct rigsvc;
 struct activity;
+struct router;
+struct rthread;
 
 struct rigd {
         struct rigd_config cfg;
@@ -61,6 +63,7 @@ struct rigd {
         struct workpool *pool;
         struct rigsvc *rigs;
         struct activity *activity; /* last activity per rig (router/activity.h) */
+        struct router *router;     /* the app router; NULL when it is off */
         h2o_globalconf_t h2o;
         atomic_int nconns;
         atomic_int inflight;
@@ -85,7 +88,8 @@ struct rigd_thread {
         h2o_multithread_receiver_t jobs_done; /* completions from the work pool */
         h2o_timeout_entry_t sweep_timer;
         struct auth_cache *auth_cache;
-        bool woken; /* the shutdown message reached this loop */
+        struct rthread *router; /* this loop's part of the app router */
+        bool woken;             /* the shutdown message reached this loop */
 };
 
 static inline struct rigd_thread *thread_of(h2o_req_t *req)
@@ -97,6 +101,11 @@ static inline struct rigd_thread *thread_of(h2o_req_t *req)
 int datadir_paths(const char *dir, char *db, size_t dblen, char *key, size_t keylen);
 /* Loads the master secret from the data dir and derives the subkeys. */
 int datadir_load_secrets(const char *dir, struct secrets *out);
+
+/* Listening sockets (server.c), shared with the app router. */
+int rigd_open_listener(const char *host, uint16_t port);
+int rigd_port_free(const char *host, uint16_t port);
+void rigd_on_conn_close(void *data);
 
 /* Runs the daemon until SIGTERM/SIGINT; returns the process exit code. */
 int rigd_serve(struct rigd_config *cfg);

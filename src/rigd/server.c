@@ -11,6 +11,7 @@
 #include "rigd/rigsvc.h"
 #include "rigd/worker.h"
 #include "router/activity.h"
+#include "router/router.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -23,7 +24,7 @@
 
 #define SHUTDOWN_GRACE_MS 30000
 
-static int open_listener(const char *host, uint16_t port)
+int rigd_open_listener(const char *host, uint16_t port)
 {
         struct addrinfo hints = {.ai_family = AF_UNSPEC,
                                  .ai_socktype = SOCK_STREAM,
@@ -55,7 +56,7 @@ static int open_listener(const char *host, uint16_t port)
 }
 
 /* SO_REUSEPORT would let a second daemon share the port silently: probe it exclusively first. */
-static int port_free(const char *host, uint16_t port)
+int rigd_port_free(const char *host, uint16_t port)
 {
         struct addrinfo hints = {.ai_family = AF_UNSPEC,
                                  .ai_socktype = SOCK_STREAM,
@@ -94,7 +95,7 @@ static int lock_data_dir(const char *dir)
         return fd; /* held until the process exits */
 }
 
-static void on_conn_close(void *data)
+void rigd_on_conn_close(void *data)
 {
         struct rigd *d = data;
         atomic_fetch_sub(&d->nconns, 1);
@@ -115,7 +116,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
                         h2o_socket_close(sock);
                         continue;
                 }
-                sock->on_close.cb = on_conn_close;
+                sock->on_close.cb = rigd_on_conn_close;
                 sock->on_close.data = t->d;
                 h2o_accept(&t->accept_ctx, sock);
         }
@@ -140,6 +141,7 @@ static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
                 free(msg);
         }
         stop_listening(t);
+        router_thread_stop_listening(t);
         t->woken = true;
 }
 
@@ -151,6 +153,7 @@ static void on_sweep(h2o_timeout_entry_t *entry)
                 (void)store_sessions_sweep(t->st, now_ms() / 1000);
                 rigs_ttl_sweep(t);
         }
+        router_thread_tick(t);
         h2o_timeout_link(t->ctx.loop, &t->ctx.one_sec_timeout, &t->sweep_timer);
 }
 
@@ -170,6 +173,7 @@ static void *thread_main(void *arg)
         h2o_socket_read_start(t->listener, on_accept);
         t->sweep_timer.cb = on_sweep;
         h2o_timeout_link(t->ctx.loop, &t->ctx.one_sec_timeout, &t->sweep_timer);
+        router_thread_start(t);
 
         /* Run until this thread's own wake-up message arrives (not merely until the stopping
          * flag is seen): main sends it to every loop, and the queue must outlive it. */
@@ -187,6 +191,7 @@ static void *thread_main(void *arg)
         while (!h2o_linklist_is_empty(&t->ctx.http1._conns) && mono_ms() < flush)
                 h2o_evloop_run(t->ctx.loop, 10);
         stop_listening(t);
+        router_thread_stop(t);
         if (h2o_timeout_is_linked(&t->sweep_timer))
                 h2o_timeout_unlink(&t->sweep_timer);
         /* Deliver messages still queued for this loop before the receivers go away. */
@@ -238,7 +243,7 @@ static int start_threads(struct rigd *d)
                 struct rigd_thread *t = &d->threads[i];
                 t->d = d;
                 t->index = i;
-                t->listen_fd = open_listener(d->cfg.listen_host, d->cfg.listen_port);
+                t->listen_fd = rigd_open_listener(d->cfg.listen_host, d->cfg.listen_port);
                 if (t->listen_fd < 0) {
                         log_error("cannot listen on %s:%u: %s", d->cfg.listen_host,
                                   d->cfg.listen_port, strerror(-t->listen_fd));
@@ -319,7 +324,7 @@ int rigd_serve(struct rigd_config *cfg)
                                          : strerror(-lock));
                 return 1;
         }
-        int pr = port_free(cfg->listen_host, cfg->listen_port);
+        int pr = rigd_port_free(cfg->listen_host, cfg->listen_port);
         if (pr < 0) {
                 log_error("cannot listen on %s:%u: %s", cfg->listen_host, cfg->listen_port,
                           strerror(-pr));
@@ -347,6 +352,12 @@ int rigd_serve(struct rigd_config *cfg)
                 log_error("cannot open the store %s: %s", d->db_path, strerror(-r));
                 return 1;
         }
+        if (router_open(d) < 0) {
+                router_free(d);
+                d->rigs = xcalloc(1, sizeof(*d->rigs));
+                free_unstarted(d);
+                return 1;
+        }
         d->rigs = xcalloc(1, sizeof(*d->rigs));
         if (rigsvc_init(d->rigs, cfg->data_dir, cfg->templates_dir) < 0)
                 log_warn("%s; rig endpoints answer 503 until it is fixed", d->rigs->why);
@@ -363,10 +374,17 @@ int rigd_serve(struct rigd_config *cfg)
                 return 1;
         log_info("rigd %s listening on http://%s:%u (%d threads, data dir %s)", RIGS_VERSION,
                  cfg->listen_host, cfg->listen_port, d->nthreads, cfg->data_dir);
+        if (cfg->apps_port)
+                log_info("app router on http://%s:%u for *.%s", cfg->apps_host, cfg->apps_port,
+                         cfg->apps_domain);
+        if (cfg->apps_tls_port)
+                log_info("app router on https://%s:%u for *.%s", cfg->apps_tls_host,
+                         cfg->apps_tls_port, cfg->apps_domain);
         wait_for_signal(d);
         for (int i = 0; i < d->nthreads; i++)
                 pthread_join(d->threads[i].tid, NULL);
         pty_stop(); /* terminal sessions: their clients hear why and are closed */
+        router_free(d);
         workpool_free(d->pool);
         rigsvc_free(d->rigs);
         free(d->rigs);
