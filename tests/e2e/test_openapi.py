@@ -710,6 +710,41 @@ def test_live_answers_match_openapi(live):
         L.call("GET", "/api/rigs/doc-rig", key=cred["token"], expect=200)
         L.call("GET", "/api/users", key=cred["token"], expect=403)
         L.call("POST", "/api/rigs/doc-rig/credentials", key=cred["token"], expect=403)
+    # apps and previews
+    L.call("POST", "/api/rigs/doc-rig/apps", {"name": "doc-app", "port": 8080,
+                                              "visibility": "privileged",
+                                              "allowed_emails": ["Ann@Example.com"]},
+           key=K, expect=201)
+    L.call("POST", "/api/rigs/doc-rig/apps", {"name": "doc-app", "port": 8080}, key=K,
+           expect=409)
+    L.call("POST", "/api/rigs/doc-rig/apps", {"name": "Bad App", "port": 8080}, key=K,
+           expect=400)
+    L.call("POST", "/api/rigs/rig_doesnotexist00000000/apps", {"name": "x", "port": 1}, key=K,
+           expect=404)
+    L.call("GET", "/api/rigs/doc-rig/apps", key=K, expect=200)
+    L.call("GET", "/api/rigs/doc-rig/apps?limit=0", key=K, expect=400)
+    L.call("GET", "/api/rigs/doc-rig/apps/doc-app", key=K, expect=200)
+    L.call("GET", "/api/rigs/doc-rig/apps/no-such-app", key=K, expect=404)
+    L.call("PATCH", "/api/rigs/doc-rig/apps/doc-app", {"visibility": "public", "port": 8081},
+           key=K, expect=200)
+    L.call("PATCH", "/api/rigs/doc-rig/apps/doc-app", {"name": "renamed"}, key=K, expect=400)
+    L.call("PATCH", "/api/rigs/doc-rig/apps/no-such-app", {"port": 1}, key=K, expect=404)
+    st, _, pv, _ = L.call("POST", "/api/rigs/doc-rig/apps/doc-app/previews",
+                          {"expires_in_s": 600}, key=K, expect=201)
+    L.call("POST", "/api/rigs/doc-rig/apps/doc-app/previews", {"expires_in_s": 0}, key=K,
+           expect=400)
+    L.call("POST", "/api/rigs/doc-rig/apps/no-such-app/previews", key=K, expect=404)
+    if pv:
+        L.call("DELETE", f"/api/previews/{pv['token']}", key=K, expect=204)
+        L.call("DELETE", f"/api/previews/{pv['token']}", key=K, expect=404)
+    if cred:
+        L.call("DELETE", "/api/previews/" + "a" * 32, key=cred["token"], expect=403)
+    L.call("DELETE", "/api/rigs/doc-rig/apps/doc-app", key=K, expect=204)
+    L.call("DELETE", "/api/rigs/doc-rig/apps/doc-app", key=K, expect=404)
+    L.call("PATCH", "/api/rigs/doc-rig", {"auto_sleep_s": 3600}, key=K, expect=200)
+    L.call("PATCH", "/api/rigs/doc-rig", {"auto_sleep_s": 5}, key=K, expect=400)
+    L.call("PATCH", "/api/rigs/doc-rig", {"auto_sleep_s": 0}, key=K, expect=200)
+
     L.call("POST", "/api/rigs/doc-rig/pause", key=K, expect=200)
     L.call("POST", "/api/rigs/doc-rig/exec", {"cmd": ["true"]}, key=K, expect=409)
     L.call("POST", "/api/rigs/doc-rig/resume", key=K, expect=200)
