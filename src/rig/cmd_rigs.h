@@ -16,7 +16,8 @@ extern const struct rig_cmd rig_cmd_create, rig_cmd_ls, rig_cmd_get, rig_cmd_sta
 extern const struct rig_cmd rig_cmd_exec;                       /* cmd_exec.c */
 extern const struct rig_cmd rig_cmd_cat, rig_cmd_cp;            /* cmd_files.c */
 extern const struct rig_cmd rig_cmd_shell, rig_cmd_attach, rig_cmd_sessions,
-    rig_cmd_creds; /* cmd_shell.c */
+    rig_cmd_creds;                                         /* cmd_shell.c */
+extern const struct rig_cmd rig_cmd_apps, rig_cmd_preview; /* cmd_apps.c */
 
 /* One connection to rigd for a command's requests (kept alive between them). */
 struct rig_conn {

@@ -28,19 +28,13 @@ static const struct rig_cmd cmd_help_node = {
 
 /* The root of the command tree: a new command is one line here. */
 static const struct rig_cmd *const root_subs[] = {
-    &rig_cmd_login,   &rig_cmd_logout,
-    &rig_cmd_me,      &rig_cmd_create,
-    &rig_cmd_ls,      &rig_cmd_get,
-    &rig_cmd_start,   &rig_cmd_stop,
-    &rig_cmd_restart, &rig_cmd_pause,
-    &rig_cmd_resume,  &rig_cmd_rm,
-    &rig_cmd_exec,    &rig_cmd_cat,
-    &rig_cmd_cp,      &rig_cmd_shell,
-    &rig_cmd_attach,  &rig_cmd_sessions,
-    &rig_cmd_creds,   &rig_cmd_keys,
-    &rig_cmd_orgs,    &rig_cmd_projects,
-    &rig_cmd_users,   &rig_cmd_audit,
-    &cmd_help_node,   NULL,
+    &rig_cmd_login,   &rig_cmd_logout,   &rig_cmd_me,     &rig_cmd_create,
+    &rig_cmd_ls,      &rig_cmd_get,      &rig_cmd_start,  &rig_cmd_stop,
+    &rig_cmd_restart, &rig_cmd_pause,    &rig_cmd_resume, &rig_cmd_rm,
+    &rig_cmd_exec,    &rig_cmd_cat,      &rig_cmd_cp,     &rig_cmd_shell,
+    &rig_cmd_attach,  &rig_cmd_sessions, &rig_cmd_creds,  &rig_cmd_apps,
+    &rig_cmd_preview, &rig_cmd_keys,     &rig_cmd_orgs,   &rig_cmd_projects,
+    &rig_cmd_users,   &rig_cmd_audit,    &cmd_help_node,  NULL,
 };
 
 static const struct rig_help_opt root_opts[] = {
