@@ -389,6 +389,7 @@ void rconn_forward(struct rconn *c, const struct rreq *req, const char *ip, int 
         c->reqp.mode = req->body;
         c->reqp.left = req->content_length;
         c->reqp.chunked_out = req->body == RBODY_CHUNKED;
+        c->reqp.dec.consume_trailer = 1; /* the body ends after its trailer section */
         c->respp.src = &c->us;
         c->respp.dst = &c->cs;
         h2o_buffer_consume(&c->cs->input, req->head_len);
@@ -564,6 +565,7 @@ static void handle_resp_head(struct rconn *c)
                 c->respp.mode = r.body;
                 c->respp.left = r.content_length;
                 c->respp.chunked_out = chunked_out;
+                c->respp.dec.consume_trailer = 1;
                 if (upgrade) {
                         c->st = RC_WS;
                         c->respp.raw = c->reqp.raw = true;

@@ -134,8 +134,14 @@ class DaemonManager:
             if pass_data_dir:
                 cmd += ["--data-dir", str(data_dir)]
             cmd += ["--listen", f"127.0.0.1:{port}"]
+            edge_ports = {}
             for flag in self.edge_flags:
-                cmd += [flag, f"127.0.0.1:{free_port()}"]
+                edge_ports[flag] = free_port()
+                cmd += [flag, f"127.0.0.1:{edge_ports[flag]}"]
+            for i, a in enumerate(args[:-1]):
+                if a in ("--apps-listen", "--apps-tls-listen", "--ssh-listen") and \
+                        ":" in args[i + 1]:
+                    edge_ports[a] = int(args[i + 1].rsplit(":", 1)[1])
             if not any(a in helpers.RIG_NET_FLAGS for a in args):
                 if attempt > 0 or str(data_dir) not in self.net_args:
                     self.net_args[str(data_dir)] = helpers.rig_net_args(self.bin)
@@ -148,6 +154,7 @@ class DaemonManager:
                                         stdin=subprocess.DEVNULL, env=env)
             d = Rigd(self.bin, data_dir, port, proc, log_path, admin_key,
                      email, password, init_stdout)
+            d.edge_ports = edge_ports  # flag -> port (the app router, SSH gateway)
             ok, why = wait_healthy(port, proc, log_path)
             if ok:
                 self.started.append(d)
