@@ -235,3 +235,26 @@ run_helper() { # subcommand [options]: rigbench.py against rigd, writing results
 	kill -0 "$RIGD_PID" 2>/dev/null || { log "rigd died: $(tail -n 20 "$WORK/rigd.log")"; exit 2; }
 	exit 0
 }
+
+# --- wrk output ----------------------------------------------------------------------------------
+
+rps_of() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
+
+p99_ms_of() { # the 99% line of wrk's latency distribution, in milliseconds
+	awk '$1 == "99%" {
+		v = $2; n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+		if (u == "us") n /= 1000; else if (u == "s") n *= 1000;
+		else if (u == "m") n *= 60000; else if (u == "h") n *= 3600000;
+		printf "%.3f\n", n; exit }' "$1"
+}
+
+non2xx_of() { awk '/Non-2xx or 3xx responses:/ { print $NF; f = 1 } END { if (!f) print 0 }' "$1"; }
+
+errors_of() { # socket errors: connect + read + write + timeout
+	awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10; f = 1 } END { if (!f) print 0 }' "$1"
+}
+
+requests_of() { awk '/requests in/ { print $1; exit }' "$1"; }
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END {
+	if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -24,6 +24,7 @@ struct rcache_slot {
         bool found;
         uint64_t gen;
         int64_t at_ms;
+        int64_t touched_ms; /* the rig's last activity mark from this slot */
         struct app_route ar;
 };
 
@@ -445,7 +446,13 @@ void router_handle(struct rconn *c, struct rreq *req)
                 deny(c, req, v, bad_bearer, app);
                 return;
         }
-        activity_touch(rt->t->d->activity, ar->app.rig_id, now_ms());
+        /* activity for auto-sleep: marked at most once a second per loop and app */
+        struct rcache_slot *slot = H2O_STRUCT_FROM_MEMBER(struct rcache_slot, ar, ar);
+        int64_t now = now_ms();
+        if (now - slot->touched_ms >= 1000) {
+                slot->touched_ms = now;
+                activity_touch(rt->t->d->activity, ar->app.rig_id, now);
+        }
         if (ar->rig_state == RIG_PAUSED && ar->auto_sleep_s > 0) {
                 if (c->wait_gen && mono_ms() - (int64_t)c->wait_gen > 60000) {
                         reply_err(c, req, 503, "unavailable", "Retry-After: 5\r\n",

@@ -74,10 +74,9 @@ static void start_head(struct rconn *c)
         memset(&c->respp, 0, sizeof(c->respp));
         c->up_head.len = 0;
         arm(c, &c->rt->hdr_to);
+        h2o_socket_read_start(c->cs, on_client_read);
         if (c->cs->input->size)
-                on_client_read(c->cs, NULL);
-        else
-                h2o_socket_read_start(c->cs, on_client_read);
+                on_client_read(c->cs, NULL); /* a pipelined request (may close c) */
 }
 
 static void on_handshake(h2o_socket_t *sock, const char *err)
@@ -183,11 +182,22 @@ void rconn_reply(struct rconn *c, const struct rreq *req, int status, const char
 static void on_client_read(h2o_socket_t *sock, const char *err)
 {
         struct rconn *c = sock->data;
+        if ((c->st == RC_EXCHANGE && c->reqp.done) || c->st == RC_CONNECT || c->st == RC_WAIT) {
+                /* Between a request and its answer the client stays polled (no epoll changes
+                 * per request): what it pipelines waits in its buffer, up to a bound. */
+                if (err) {
+                        c->close_after = true; /* half-closed: answer, then close */
+                        h2o_socket_read_stop(sock);
+                } else if (sock->input->size > ROUTER_HEADERS_MAX) {
+                        h2o_socket_read_stop(sock);
+                }
+                return;
+        }
         if (c->st == RC_EXCHANGE || c->st == RC_WS) {
                 if (err)
                         c->reqp.eof = true;
-                if (err && (c->reqp.done || c->st == RC_EXCHANGE) && !sock->input->size) {
-                        /* the client went away: nothing left to answer */
+                if (err && c->st == RC_EXCHANGE && !sock->input->size) {
+                        /* the client went away mid-body: nothing left to answer */
                         rconn_close(c);
                         return;
                 }
@@ -224,7 +234,8 @@ static void on_client_read(h2o_socket_t *sock, const char *err)
                 rconn_reply(c, NULL, status, NULL, "text/plain; charset=utf-8", body);
                 return;
         }
-        h2o_socket_read_stop(sock);
+        if (req.body != RBODY_NONE || req.upgrade_ws)
+                h2o_socket_read_stop(sock); /* the body's pipe reads it, under back-pressure */
         c->st = RC_WAIT;
         router_handle(c, &req);
 }
@@ -517,7 +528,7 @@ static void on_pipe_written(h2o_socket_t *sock, const char *err)
 
 static void exchange_maybe_done(struct rconn *c)
 {
-        if (!c->reqp.done || !c->respp.done || !c->resp_head_done)
+        if (!c->reqp.done || !c->respp.done || !c->resp_head_done || c->respp.writing)
                 return;
         up_release(c, c->resp_keepalive);
         if (!c->keepalive || c->close_after) {
@@ -529,6 +540,17 @@ static void exchange_maybe_done(struct rconn *c)
 
 /* The rig's answer head: 1xx pass through, 101 turns the exchange into a splice. */
 static void on_resp_head_written(h2o_socket_t *sock, const char *err);
+
+static void on_small_written(h2o_socket_t *sock, const char *err)
+{
+        struct rconn *c = sock->data;
+        c->respp.writing = false;
+        if (err) {
+                rconn_close(c);
+                return;
+        }
+        exchange_maybe_done(c);
+}
 
 static void handle_resp_head(struct rconn *c)
 {
@@ -572,6 +594,25 @@ static void handle_resp_head(struct rconn *c)
                         c->reqp.mode = c->respp.mode = RBODY_CLOSE;
                         c->reqp.done = false;
                 }
+        }
+        size_t avail = in->size - r.head_len;
+        if (!informational && !upgrade &&
+            (r.body == RBODY_NONE ||
+             (r.body == RBODY_LENGTH && r.content_length <= ROUTER_COPY_MAX &&
+              avail >= r.content_length))) {
+                /* The whole answer is here and small: one write of a copy, and the rig's
+                 * connection is free at once. */
+                size_t blen = r.body == RBODY_LENGTH ? (size_t)r.content_length : 0;
+                buf_append(&c->out, in->bytes + r.head_len, blen);
+                h2o_buffer_consume(&c->us->input, r.head_len + blen);
+                c->respp.done = true;
+                if (c->reqp.done)
+                        up_release(c, c->resp_keepalive);
+                c->respp.iov[0] = h2o_iovec_init(c->out.data, c->out.len);
+                c->respp.writing = true;
+                c->cs->data = c;
+                h2o_socket_write(c->cs, c->respp.iov, 1, on_small_written);
+                return;
         }
         c->respp.iov[0] = h2o_iovec_init(c->out.data, c->out.len);
         c->respp.writing = true;

@@ -11,8 +11,9 @@
 #define ROUTER_HEADERS_MAX   (64u << 10)
 #define ROUTER_IO_TIMEOUT_MS 60000
 #define ROUTER_WS_TIMEOUT_MS 600000
-#define ROUTER_IDLE_UP_MS    20000 /* an idle upstream connection is kept this long */
-#define ROUTER_IDLE_UP_MAX   256   /* idle upstream connections per loop */
+#define ROUTER_IDLE_UP_MS    20000       /* an idle upstream connection is kept this long */
+#define ROUTER_IDLE_UP_MAX   256         /* idle upstream connections per loop */
+#define ROUTER_COPY_MAX      (64u << 10) /* answers up to this size are copied in one write */
 
 struct rthread;
 
