@@ -23,7 +23,7 @@ esac
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
-all_targets="fuzz_route fuzz_json_body fuzz_authn fuzz_rfc3339 fuzz_query fuzz_rigcred fuzz_ptyctl fuzz_dnsanswer"
+all_targets="fuzz_route fuzz_json_body fuzz_authn fuzz_rfc3339 fuzz_query fuzz_rigcred fuzz_ptyctl fuzz_dnsanswer fuzz_router"
 targets=${*:-$all_targets}
 
 if [ ! -f "$build/build.ninja" ]; then
