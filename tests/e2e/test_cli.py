@@ -417,6 +417,7 @@ def rigd_server(tmp_path_factory):
         with open(log_path, "wb") as log:
             proc = subprocess.Popen([str(RIGD_BIN), "serve", "--data-dir", str(data),
                                      "--listen", f"127.0.0.1:{port}",
+                                     "--apps-listen", f"127.0.0.1:{free_port()}",
                                      *helpers.rig_net_args(RIGD_BIN)], env=env,
                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         if _wait_healthy(url, proc):

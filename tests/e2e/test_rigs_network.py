@@ -921,7 +921,8 @@ def test_rigd_refuses_a_subnet_in_use_and_a_bridge_in_use(net, testnet, rigd_bin
     ]
     for args, msg in cases:
         res = subprocess.run([str(rigd_bin), "serve", "--data-dir", str(data), "--listen",
-                              f"127.0.0.1:{helpers.free_port()}", *serve_args(), *args],
+                              f"127.0.0.1:{helpers.free_port()}", "--apps-listen", "off",
+                              *serve_args(), *args],
                              capture_output=True, text=True, timeout=20,
                              env=helpers.clean_env(), stdin=subprocess.DEVNULL)
         assert res.returncode == 1, f"{args}: exit {res.returncode}\n{res.stderr}"
