@@ -148,11 +148,18 @@ void rconn_reply(struct rconn *c, const struct rreq *req, int status, const char
                 if (reasons[i].s == status)
                         reason = reasons[i].t;
         if (req) {
-                /* a body the router will not read ends the connection after the reply */
-                if (req->body != RBODY_NONE || !req->keepalive)
+                /* A body the router will not forward is skipped when it is all here already;
+                 * otherwise the connection ends after the reply. */
+                size_t skip = req->head_len;
+                if (req->body == RBODY_LENGTH &&
+                    c->cs->input->size - req->head_len >= req->content_length)
+                        skip += (size_t)req->content_length;
+                else if (req->body != RBODY_NONE)
                         c->close_after = true;
-                if (c->cs->input->size >= req->head_len)
-                        h2o_buffer_consume(&c->cs->input, req->head_len);
+                if (!req->keepalive)
+                        c->close_after = true;
+                if (c->cs->input->size >= skip)
+                        h2o_buffer_consume(&c->cs->input, skip);
         }
         bool head = req && req->is_head;
         size_t blen = body ? strlen(body) : 0;

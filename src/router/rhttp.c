@@ -407,6 +407,7 @@ int rresp_parse(const char *buf, size_t len, bool is_head, struct rresp *r)
                             (ncl++ && v != r->content_length))
                                 return -1;
                         r->content_length = v;
+                        r->has_length = true;
                 } else if (name_is(h, "connection")) {
                         if (has_token(h->value, h->value_len, "close"))
                                 close = true;
@@ -450,8 +451,8 @@ void rresp_client_head(const struct rresp *r, int client_minor, bool keepalive, 
         *chunked_out = false;
         if (r->status == 304 || (r->status < 200 && !is_101)) {
                 /* no framing headers */
-        } else if (r->body == RBODY_LENGTH ||
-                   (r->body == RBODY_NONE && r->status != 204 && r->status >= 200)) {
+        } else if (r->body == RBODY_LENGTH || (r->body == RBODY_NONE && r->status != 204 &&
+                                               r->status >= 200 && r->has_length)) {
                 buf_printf(out, "Content-Length: %llu\r\n", (unsigned long long)r->content_length);
         } else if ((r->body == RBODY_CHUNKED || r->body == RBODY_CLOSE) && client_minor == 1) {
                 buf_puts(out, "Transfer-Encoding: chunked\r\n");

@@ -68,6 +68,7 @@ struct rresp {
         size_t head_len;
         enum rbody body; /* how the upstream frames the body */
         uint64_t content_length;
+        bool has_length;     /* the answer stated a Content-Length */
         bool upstream_close; /* the upstream connection cannot be reused */
 };
 

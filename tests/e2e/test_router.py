@@ -572,3 +572,19 @@ def test_router_refuses_to_start_on_a_taken_port(rigd_factory):
         rigd_factory(["--apps-listen", f"127.0.0.1:{port}"])
     s.close()
     assert "app router" in str(e.value) or "--apps-listen" in str(e.value)
+
+
+def test_refused_request_with_a_body_keeps_the_connection(web):
+    """A 401 for a POST whose body arrived whole: the body is skipped, the
+    connection serves the next request, and the rig saw neither."""
+    api, d, rid = web["api"], web["api"].d, web["rig"]["id"]
+    name = add_app(api, rid, visibility="private")["name"]
+    c = http.client.HTTPConnection("127.0.0.1", router_port(d), timeout=30)
+    r = get(d, name, "/echo?refused-body", method="POST", body=b"x" * 1000, conn=c)
+    assert r.status == 401
+    r = get(d, name, "/echo?after-refusal", headers={"Authorization": f"Bearer {api.key}"},
+            conn=c)
+    assert r.status == 200
+    c.close()
+    log = requests_log(api, rid)
+    assert "refused-body" not in log and "after-refusal" in log
