@@ -181,7 +181,8 @@ static void *thread_main(void *arg)
                 h2o_evloop_run(t->ctx.loop, INT32_MAX);
         /* Drain: finish in-flight requests, then give their replies a moment to flush. */
         int64_t deadline = mono_ms() + SHUTDOWN_GRACE_MS;
-        while ((atomic_load(&d->inflight) > 0 || atomic_load(&d->jobs_pending) > 0) &&
+        while ((atomic_load(&d->inflight) > 0 || atomic_load(&d->jobs_pending) > 0 ||
+                router_thread_busy(t)) &&
                mono_ms() < deadline)
                 h2o_evloop_run(t->ctx.loop, 50);
         /* Idle keep-alive connections wait on the request timeout: expire it now so that they

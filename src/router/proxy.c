@@ -538,7 +538,7 @@ static void exchange_maybe_done(struct rconn *c)
         if (!c->reqp.done || !c->respp.done || !c->resp_head_done || c->respp.writing)
                 return;
         up_release(c, c->resp_keepalive);
-        if (!c->keepalive || c->close_after) {
+        if (!c->keepalive || c->close_after || atomic_load(&c->rt->t->d->stopping)) {
                 rconn_close(c);
                 return;
         }

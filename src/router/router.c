@@ -143,6 +143,19 @@ void router_thread_tick(struct rigd_thread *t)
         router_wait_tick(rt);
 }
 
+bool router_thread_busy(struct rigd_thread *t)
+{
+        struct rthread *rt = t->router;
+        if (!rt)
+                return false;
+        for (h2o_linklist_t *l = rt->conns.next; l != &rt->conns; l = l->next) {
+                struct rconn *c = H2O_STRUCT_FROM_MEMBER(struct rconn, link, l);
+                if (c->st != RC_HEAD && c->st != RC_WS)
+                        return true;
+        }
+        return false;
+}
+
 void router_thread_stop_listening(struct rigd_thread *t)
 {
         struct rthread *rt = t->router;

@@ -5,6 +5,7 @@
 
 #include "core/ids.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,8 @@ void router_free(struct rigd *d);
 void router_thread_start(struct rigd_thread *t);
 void router_thread_tick(struct rigd_thread *t);
 void router_thread_stop_listening(struct rigd_thread *t);
+/* A request of this loop is between its head and the end of its answer (drain waits). */
+bool router_thread_busy(struct rigd_thread *t);
 void router_thread_stop(struct rigd_thread *t);
 
 /* A one-time code that signs the browser of (user, email) into app `name` at the router:

@@ -588,3 +588,24 @@ def test_refused_request_with_a_body_keeps_the_connection(web):
     c.close()
     log = requests_log(api, rid)
     assert "refused-body" not in log and "after-refusal" in log
+
+
+def test_sigterm_lets_a_proxied_answer_finish(rig_daemons):
+    api = rig_daemons()
+    rig = api.create(uniq("drain"))
+    start_server(api, rig["id"], 8000)
+    name = add_app(api, rig["id"])["name"]
+    d = api.d
+    s = socket.create_connection(("127.0.0.1", router_port(d)), timeout=20)
+    s.sendall(f"GET /slow HTTP/1.1\r\nHost: {name}.{DOMAIN}\r\n\r\n".encode())
+    got = b""
+    while b"first" not in got:
+        got += s.recv(4096)
+    d.proc.send_signal(15)
+    while b"0\r\n\r\n" not in got:
+        chunk = s.recv(4096)
+        assert chunk, f"the answer was cut by SIGTERM: {got!r}"
+        got += chunk
+    assert b"last" in got
+    s.close()
+    assert d.proc.wait(timeout=30) == 0
