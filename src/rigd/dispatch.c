@@ -121,14 +121,34 @@ int rigd_auth_token(struct rigd_thread *t, const char *tok, size_t len, struct p
         return 0;
 }
 
+/* A session cookie's value into a principal, through the thread's cache. */
+int rigd_auth_session(struct rigd_thread *t, const char *tok, size_t len, struct principal *out)
+{
+        struct rigd *d = t->d;
+        int64_t now = now_ms() / 1000;
+        uint64_t gen = atomic_load(&d->auth_gen);
+        uint8_t hash[TOKEN_HASH_LEN];
+        if (token_classify(tok, len) != TOKEN_SESSION)
+                return -EINVAL;
+        token_hash(d->secrets.pepper, tok, len, hash);
+        if (auth_cache_get(t->auth_cache, hash, gen, now, out))
+                return 0;
+        int r = store_session_authenticate(t->st, hash, now, out);
+        if (r < 0) {
+                memset(out, 0, sizeof(*out));
+                return r;
+        }
+        if (out->last_used_at + TOUCH_INTERVAL_S <= now)
+                (void)store_session_touch(t->st, hash, now);
+        auth_cache_put(t->auth_cache, hash, gen, now, out);
+        return 0;
+}
+
 /* Returns 0 with c->p filled, -ENOENT when no credential was presented, or another negative
  * errno for a credential that is not valid. */
 static int authenticate(struct reqctx *c)
 {
-        const struct secrets *sec = &c->d->secrets;
-        uint8_t hash[TOKEN_HASH_LEN];
         int64_t now = now_ms() / 1000;
-        uint64_t gen = atomic_load(&c->d->auth_gen);
         const h2o_iovec_t *authz = find_header(c->req, H2O_TOKEN_AUTHORIZATION);
         if (authz) {
                 struct slice tok;
@@ -144,20 +164,7 @@ static int authenticate(struct reqctx *c)
                 struct slice tok;
                 if (authn_cookie_find(v->base, v->len, "rigs_session", &tok) < 0)
                         continue;
-                if (token_classify(tok.p, tok.len) != TOKEN_SESSION)
-                        return -EINVAL;
-                token_hash(sec->pepper, tok.p, tok.len, hash);
-                if (auth_cache_get(c->t->auth_cache, hash, gen, now, &c->p))
-                        return 0;
-                int r = store_session_authenticate(c->st, hash, now, &c->p);
-                if (r < 0) {
-                        memset(&c->p, 0, sizeof(c->p));
-                        return r;
-                }
-                if (c->p.last_used_at + TOUCH_INTERVAL_S <= now)
-                        (void)store_session_touch(c->st, hash, now);
-                auth_cache_put(c->t->auth_cache, hash, gen, now, &c->p);
-                return 0;
+                return rigd_auth_session(c->t, tok.p, tok.len, &c->p);
         }
         return -ENOENT;
 }

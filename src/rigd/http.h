@@ -35,6 +35,8 @@ void http_register(h2o_pathconf_t *pathconf);
 /* Authenticates a bearer token (API key or rig credential) for the router, through the
  * thread's credential cache: 0 with *out filled, or a negative errno. */
 int rigd_auth_token(struct rigd_thread *t, const char *tok, size_t len, struct principal *out);
+/* The same for the value of a rigs_session cookie. */
+int rigd_auth_session(struct rigd_thread *t, const char *tok, size_t len, struct principal *out);
 /* Authenticates the request's credential (header or session cookie) into c->p, for a public
  * route that behaves differently for a signed-in user. 0, -ENOENT (none) or another errno. */
 int rigd_authenticate(struct reqctx *c);

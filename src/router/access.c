@@ -346,6 +346,16 @@ static enum verdict judge(struct rconn *c, const struct rreq *req, const struct 
                         v = V_DENIED;
                 }
         }
+        if (v != V_ALLOWED && req->cookie_session.len) {
+                /* an API session that reached the app's host (a cookie for the whole domain) */
+                struct principal p;
+                if (rigd_auth_session(c->rt->t, req->cookie_session.p, req->cookie_session.len,
+                                      &p) == 0 &&
+                    p.kind == PK_USER) {
+                        enum verdict u = judge_user(ar, p.id, p.email);
+                        v = u > v ? u : v;
+                }
+        }
         if (v != V_ALLOWED && req->cookie_app.len) {
                 char uid[ID_MAX], email[256];
                 if (cookie_verify(c->rt->r, &req->cookie_app, ar->app.name, uid, email) == 0) {

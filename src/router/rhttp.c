@@ -100,6 +100,8 @@ static void note_credentials(struct rreq *r, const struct phr_header *h)
                         r->cookie_app = v;
                 if (authn_cookie_find(h->value, h->value_len, "rigs_preview", &v) == 0)
                         r->cookie_preview = v;
+                if (authn_cookie_find(h->value, h->value_len, "rigs_session", &v) == 0)
+                        r->cookie_session = v;
         } else if (name_is(h, "accept")) {
                 for (size_t i = 0; i + 9 <= h->value_len; i++)
                         if (!strncasecmp(h->value + i, "text/html", 9))

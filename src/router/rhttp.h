@@ -36,6 +36,7 @@ struct rreq {
         struct slice bearer; /* Authorization: Bearer <Rigs token>, else empty */
         bool strip_authz;    /* Authorization carries a Rigs token: never forwarded */
         struct slice cookie_app, cookie_preview; /* rigs_app=, rigs_preview= */
+        struct slice cookie_session;             /* rigs_session= (a browser's API session) */
         struct slice query_preview;              /* ?rigs_preview= */
 };
 

@@ -472,6 +472,8 @@ def test_browser_sign_in_flow(web, people):
     r = get(d, name, "/echo?from=browser", headers={"Cookie": app_cookie})
     assert r.status == 200
     assert "rigs_app" not in json.dumps(r.json()["headers"])
+    # an API session that reaches the app's host (a cookie for the whole domain) counts too
+    assert get(d, name, "/echo", headers={"Cookie": f"rigs_session={cookie}"}).status == 200
     # the code is single use; the cookie is for this app only
     assert get(d, name, f"{bl.path}?{bl.query}").status == 403
     other = add_app(api, rid, visibility="private")["name"]
@@ -484,6 +486,8 @@ def test_browser_sign_in_flow(web, people):
     r = get(d, name, f"{ml.path}?{ml.query}")
     mc = r.header("Set-Cookie").split(";")[0]
     assert get(d, name, "/echo", headers={"Cookie": mc}).status == 403
+    assert get(d, name, "/echo", headers={"Cookie": f"rigs_session={mcookie}"}).status == 403
+    assert get(d, name, "/echo", headers={"Cookie": "rigs_session=rs_forged"}).status == 401
 
 
 def preview_of(api, rid, name, expires_in_s=3600):
