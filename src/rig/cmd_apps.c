@@ -130,7 +130,8 @@ static int apps_add(struct rig_ctx *ctx, int argc, char **argv)
 {
         struct app_opts o = {0};
         int r = parse_app_opts(ctx, argc, argv, &o);
-        _cleanup_json_ json_t *allow = o.allow;
+        _cleanup_json_ json_t *allow = o.allow; /* freed on every return */
+        (void)allow;
         if (r >= 0)
                 return r;
         if ((r = cli_operands(ctx, argc, argv, "RIG NAME")) >= 0)
@@ -155,7 +156,8 @@ static int apps_set(struct rig_ctx *ctx, int argc, char **argv)
 {
         struct app_opts o = {0};
         int r = parse_app_opts(ctx, argc, argv, &o);
-        _cleanup_json_ json_t *allow = o.allow;
+        _cleanup_json_ json_t *allow = o.allow; /* freed on every return */
+        (void)allow;
         if (r >= 0)
                 return r;
         if ((r = cli_operands(ctx, argc, argv, "RIG NAME")) >= 0)
