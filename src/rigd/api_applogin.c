@@ -1,4 +1,4 @@
-/* GET /api/auth/login?app=NAME&next=PATH: where the app router sends a browser that has no
+/* GET /api/auth/app-login?app=NAME&next=PATH: where the app router sends a browser that has no
  * credential for a private or privileged app. Signed in (rigs_session cookie), the browser goes
  * back to the app with a one-time code that the router exchanges for an app cookie (the session
  * itself never leaves the API's origin); not signed in, it gets a sign-in form that posts to

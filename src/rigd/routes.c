@@ -13,7 +13,7 @@ const struct route rigd_routes[] = {
     {M_GET, "/metrics", ACCESS_METRICS, 0, RL_OTHER, NULL, api_metrics},
 
     {M_POST, "/api/auth/login", ACCESS_PUBLIC, 0, RL_AUTH, "auth.login", api_login},
-    {M_GET, "/api/auth/login", ACCESS_PUBLIC, 0, RL_AUTH, NULL, api_login_page},
+    {M_GET, "/api/auth/app-login", ACCESS_PUBLIC, 0, RL_AUTH, NULL, api_login_page},
     {M_POST, "/api/auth/logout", ACCESS_AUTH, 0, RL_AUTH, "auth.logout", api_logout},
     {M_POST, "/api/auth/switch", ACCESS_SESSION, 0, RL_AUTH, "auth.switch", api_switch},
     {M_GET, "/api/me", ACCESS_AUTH, 0, RL_OTHER, NULL, api_me},

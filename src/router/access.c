@@ -302,8 +302,9 @@ static void redirect_login(struct rconn *c, const struct rreq *req, const char *
         }
         next[o] = '\0';
         bool v6 = strchr(cfg->listen_host, ':') != NULL;
-        snprintf(hdr, sizeof(hdr), "Location: http://%s%s%s:%u/api/auth/login?app=%s&next=%s\r\n",
-                 v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "", cfg->listen_port, app, next);
+        snprintf(hdr, sizeof(hdr),
+                 "Location: http://%s%s%s:%u/api/auth/app-login?app=%s&next=%s\r\n", v6 ? "[" : "",
+                 cfg->listen_host, v6 ? "]" : "", cfg->listen_port, app, next);
         rconn_reply(c, req, 302, hdr, "text/plain; charset=utf-8", "Sign in to open this app.\n");
 }
 

@@ -726,9 +726,9 @@ def test_live_answers_match_openapi(live):
     L.call("GET", "/api/rigs/doc-rig/apps/doc-app", key=K, expect=200)
     L.call("GET", "/api/rigs/doc-rig/apps/no-such-app", key=K, expect=404)
     # the browser sign-in for apps: a form when signed out, a code back to the app when in
-    L.call("GET", "/api/auth/login?app=doc-app&next=/x", expect=200)
-    L.call("GET", "/api/auth/login?app=doc-app&next=/x", cookie=admin_cookie, expect=302)
-    L.call("GET", "/api/auth/login?app=no-such-app", expect=404)
+    L.call("GET", "/api/auth/app-login?app=doc-app&next=/x", expect=200)
+    L.call("GET", "/api/auth/app-login?app=doc-app&next=/x", cookie=admin_cookie, expect=302)
+    L.call("GET", "/api/auth/app-login?app=no-such-app", expect=404)
     L.call("PATCH", "/api/rigs/doc-rig/apps/doc-app", {"visibility": "public", "port": 8081},
            key=K, expect=200)
     L.call("PATCH", "/api/rigs/doc-rig/apps/doc-app", {"name": "renamed"}, key=K, expect=400)

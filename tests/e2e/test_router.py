@@ -450,7 +450,7 @@ def test_browser_sign_in_flow(web, people):
     r = get(d, name, "/echo?from=browser", headers={"Accept": "text/html,*/*"})
     assert r.status == 302
     loc = urlparse(r.header("Location"))
-    assert loc.netloc == f"127.0.0.1:{d.port}" and loc.path == "/api/auth/login"
+    assert loc.netloc == f"127.0.0.1:{d.port}" and loc.path == "/api/auth/app-login"
     q = parse_qs(loc.query)
     assert q["app"] == [name] and q["next"] == ["/echo?from=browser"]
     # not signed in: the API shows a sign-in page
