@@ -5,6 +5,7 @@
 #include "router/rinternal.h"
 #include "router/router.h"
 
+#include "base/log.h"
 #include "base/timeutil.h"
 #include "rigd/api.h"
 #include "rigd/http.h"
@@ -351,8 +352,9 @@ static enum verdict judge(struct rconn *c, const struct rreq *req, const struct 
                 /* an API session that reached the app's host (a cookie for the whole domain) */
                 struct principal p;
                 if (rigd_auth_session(c->rt->t, req->cookie_session.p, req->cookie_session.len,
-                                      &p) == 0 &&
-                    p.kind == PK_USER) {
+                                      &p) < 0) {
+                        *bad_bearer = true;
+                } else if (p.kind == PK_USER) {
                         enum verdict u = judge_user(ar, p.id, p.email);
                         v = u > v ? u : v;
                 }
@@ -408,6 +410,43 @@ static bool preview_redirect(struct rconn *c, const struct rreq *req, const char
         return true;
 }
 
+/* A credential that is not valid: counted, rate-limited per source address (class apps) and
+ * audited like the API's failures. Returns true when the reply was a 429. */
+static bool failed_auth(struct rconn *c, const struct rreq *req, const struct app_route *ar)
+{
+        struct rigd *d = c->rt->t->d;
+        atomic_fetch_add(&d->metrics.auth_failures, 1);
+        char who[96];
+        snprintf(who, sizeof(who), "ip:%s", c->client_ip);
+        int retry = ratelimit_take(d->rl, RL_APPS, who, mono_ms());
+        if (retry > 0) {
+                char hdr[48];
+                atomic_fetch_add(&d->metrics.rate_limited, 1);
+                snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", retry);
+                reply_err(c, req, 429, "rate_limited", hdr,
+                          "Too many failed sign-ins from this address; retry later.");
+                return true;
+        }
+        struct principal anon;
+        memset(&anon, 0, sizeof(anon));
+        anon.kind = PK_ANONYMOUS;
+        snprintf(anon.org_id, sizeof(anon.org_id), "%s", ar->app.org_id);
+        struct audit_entry e;
+        audit_fill(&e, &anon, c->client_ip, "auth.failed", ar->app.rig_id, ar->app.project_id,
+                   "denied");
+        struct store *st = c->rt->t->st;
+        int r = store_begin(st);
+        if (r == 0)
+                r = audit_append(st, d->secrets.audit_key, &e);
+        if (r == 0)
+                r = store_commit(st);
+        else
+                store_rollback(st);
+        if (r < 0)
+                log_error("audit: cannot record a failed sign-in at the router: %s", strerror(-r));
+        return false;
+}
+
 static void deny(struct rconn *c, const struct rreq *req, enum verdict v, bool bad_bearer,
                  const char *app)
 {
@@ -454,6 +493,8 @@ void router_handle(struct rconn *c, struct rreq *req)
         enum verdict v =
             ar->app.visibility == APP_PUBLIC ? V_ALLOWED : judge(c, req, ar, &bad_bearer);
         if (v != V_ALLOWED) {
+                if (bad_bearer && failed_auth(c, req, ar))
+                        return;
                 deny(c, req, v, bad_bearer, app);
                 return;
         }

@@ -613,3 +613,17 @@ def test_sigterm_lets_a_proxied_answer_finish(rig_daemons):
     assert b"last" in got
     s.close()
     assert d.proc.wait(timeout=30) == 0
+
+
+def test_failed_credentials_at_the_router_are_audited(web):
+    api, d, rid = web["api"], web["api"].d, web["rig"]["id"]
+    name = add_app(api, rid, visibility="private")["name"]
+    r = get(d, name, "/echo", headers={"Authorization": "Bearer rb_" + "Z" * 32})
+    assert r.status == 401
+    items = assert_status(d.req("GET", f"/api/audit?action=auth.failed&limit=500",
+                                key=api.key), 200)["items"]
+    mine = [e for e in items if e.get("target") == rid]
+    assert mine, f"no auth.failed entry for the rig in {items[-3:]}"
+    assert mine[-1]["result"] == "denied" and mine[-1]["kind"] == "anonymous"
+    assert mine[-1]["ip"] == "127.0.0.1"
+    assert "rb_" + "Z" * 32 not in json.dumps(items)
