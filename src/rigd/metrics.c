@@ -40,6 +40,14 @@ void metrics_render(struct metrics *m, struct buf *out, int active_sessions, int
                                            "%llu\n",
                                            class_label(c), s, (unsigned long long)v);
                 }
+        buf_puts(out, "# HELP rigs_router_requests_total Requests answered by the app router, by "
+                      "status.\n# TYPE rigs_router_requests_total counter\n");
+        for (int s = 100; s < 600; s++) {
+                uint64_t v = atomic_load_explicit(&m->router_requests[s], memory_order_relaxed);
+                if (v)
+                        buf_printf(out, "rigs_router_requests_total{status=\"%d\"} %llu\n", s,
+                                   (unsigned long long)v);
+        }
         buf_puts(out, "# HELP rigs_http_request_duration_seconds Time to answer a request.\n"
                       "# TYPE rigs_http_request_duration_seconds histogram\n");
         uint64_t cum = 0;

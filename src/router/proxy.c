@@ -177,6 +177,7 @@ void rconn_reply(struct rconn *c, const struct rreq *req, int status, const char
         buf_puts(&c->out, "\r\n");
         if (!head && blen)
                 buf_append(&c->out, body, blen);
+        metrics_router(&c->rt->t->d->metrics, status);
         c->st = RC_REPLY;
         h2o_socket_read_stop(c->cs);
         arm(c, &c->rt->io_to);
@@ -587,6 +588,7 @@ static void handle_resp_head(struct rconn *c)
         bool chunked_out = false;
         rresp_client_head(&r, c->minor, keepalive, &chunked_out, &c->out);
         if (!informational) {
+                metrics_router(&c->rt->t->d->metrics, r.status);
                 c->resp_head_done = true;
                 c->resp_keepalive = !r.upstream_close;
                 if (!keepalive)

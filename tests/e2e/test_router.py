@@ -627,3 +627,17 @@ def test_failed_credentials_at_the_router_are_audited(web):
     assert mine[-1]["result"] == "denied" and mine[-1]["kind"] == "anonymous"
     assert mine[-1]["ip"] == "127.0.0.1"
     assert "rb_" + "Z" * 32 not in json.dumps(items)
+
+
+def test_metrics_count_router_answers(web):
+    d = web["api"].d
+
+    def count(status):
+        text = d.req("GET", "/metrics", key=d.admin_key).body
+        text = text.decode() if isinstance(text, bytes) else text
+        m = re.search(rf'^rigs_router_requests_total{{status="{status}"}} (\d+)$', text, re.M)
+        return int(m.group(1)) if m else 0
+    before200, before404 = count(200), count(404)
+    assert get(d, web["app"]).status == 200
+    assert get(d, "no-such-app-here").status == 404
+    assert count(200) >= before200 + 1 and count(404) >= before404 + 1
