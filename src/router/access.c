@@ -528,6 +528,7 @@ void router_handle(struct rconn *c, struct rreq *req)
                 reply_err(c, req, 503, "unavailable", NULL, "The rig has no network address.");
                 return;
         }
+        snprintf(c->rig_id, sizeof(c->rig_id), "%s", ar->app.rig_id);
         rconn_forward(c, req, ar->rig_ip, ar->app.port);
 }
 

@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "router/activity.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -435,6 +436,12 @@ static void on_pipe_written(h2o_socket_t *sock, const char *err);
 
 static void pipe_write(struct rconn *c, struct rpipe *p, size_t niov, size_t consume)
 {
+        /* a long download or a WebSocket keeps its rig awake (auto_sleep_s) */
+        int64_t now = mono_ms();
+        if (c->rig_id[0] && now - c->touched_ms >= 1000) {
+                c->touched_ms = now;
+                activity_touch(c->rt->t->d->activity, c->rig_id, now_ms());
+        }
         p->writing = true;
         p->consume = consume;
         h2o_socket_read_stop(*p->src);
