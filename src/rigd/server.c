@@ -275,6 +275,7 @@ static void wait_for_signal(struct rigd *d)
 /* Frees what rigd_serve made before any loop ran, for a start that stops there. */
 static void free_unstarted(struct rigd *d)
 {
+        router_free(d);
         workpool_free(d->pool);
         rigsvc_free(d->rigs);
         free(d->rigs);
@@ -354,7 +355,6 @@ int rigd_serve(struct rigd_config *cfg)
                 return 1;
         }
         if (router_open(d) < 0) {
-                router_free(d);
                 d->rigs = xcalloc(1, sizeof(*d->rigs));
                 free_unstarted(d);
                 return 1;
