@@ -6,6 +6,18 @@
 #include <string.h>
 #include <strings.h>
 
+/* Appends v in decimal (the hot path avoids printf). */
+static void put_u64(struct buf *out, uint64_t v)
+{
+        char d[24];
+        size_t n = sizeof(d);
+        do {
+                d[--n] = (char)('0' + v % 10);
+                v /= 10;
+        } while (v);
+        buf_append(out, d + n, sizeof(d) - n);
+}
+
 static bool name_is(const struct phr_header *h, const char *name)
 {
         size_t n = strlen(name);
@@ -318,13 +330,16 @@ void rreq_upstream_head(const struct rreq *r, const char *client_ip, bool tls, s
                 buf_append(out, xff->value, xff->value_len);
                 buf_puts(out, ", ");
         }
-        buf_printf(out, "%s\r\nX-Forwarded-Proto: %s\r\nX-Forwarded-Host: ", client_ip,
-                   tls ? "https" : "http");
+        buf_puts(out, client_ip);
+        buf_puts(out, tls ? "\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: "
+                          : "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ");
         buf_append(out, r->host.p, r->host.len);
         buf_puts(out, "\r\n");
-        if (r->body == RBODY_LENGTH)
-                buf_printf(out, "Content-Length: %llu\r\n", (unsigned long long)r->content_length);
-        else if (r->body == RBODY_CHUNKED)
+        if (r->body == RBODY_LENGTH) {
+                buf_puts(out, "Content-Length: ");
+                put_u64(out, r->content_length);
+                buf_puts(out, "\r\n");
+        } else if (r->body == RBODY_CHUNKED)
                 buf_puts(out, "Transfer-Encoding: chunked\r\n");
         if (r->upgrade_ws) {
                 buf_puts(out, "Connection: upgrade\r\nUpgrade: websocket\r\n\r\n");
@@ -434,7 +449,9 @@ int rresp_parse(const char *buf, size_t len, bool is_head, struct rresp *r)
 void rresp_client_head(const struct rresp *r, int client_minor, bool keepalive, bool *chunked_out,
                        struct buf *out)
 {
-        buf_printf(out, "HTTP/1.1 %d ", r->status);
+        buf_puts(out, "HTTP/1.1 ");
+        put_u64(out, (uint64_t)r->status);
+        buf_puts(out, " ");
         buf_append(out, r->msg, r->msg_len);
         buf_puts(out, "\r\n");
         bool is_101 = r->status == 101;
@@ -455,7 +472,9 @@ void rresp_client_head(const struct rresp *r, int client_minor, bool keepalive, 
                 /* no framing headers */
         } else if (r->body == RBODY_LENGTH || (r->body == RBODY_NONE && r->status != 204 &&
                                                r->status >= 200 && r->has_length)) {
-                buf_printf(out, "Content-Length: %llu\r\n", (unsigned long long)r->content_length);
+                buf_puts(out, "Content-Length: ");
+                put_u64(out, r->content_length);
+                buf_puts(out, "\r\n");
         } else if ((r->body == RBODY_CHUNKED || r->body == RBODY_CLOSE) && client_minor == 1) {
                 buf_puts(out, "Transfer-Encoding: chunked\r\n");
                 *chunked_out = true;

@@ -29,6 +29,7 @@ struct rcode {
 struct router {
         struct rigd *d;
         SSL_CTX *ssl_ctx;       /* NULL without --apps-tls-listen */
+        int fd, tls_fd;         /* the listening sockets, shared by every loop (-1: none) */
         uint8_t cookie_key[32]; /* app cookies: generated at start, kept only in memory */
         pthread_mutex_t mu;     /* guards codes */
         struct rcode codes[ROUTER_CODES];

@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 int router_app_url(const struct rigd *d, const char *name, char *out, size_t outlen)
@@ -57,11 +58,23 @@ int router_open(struct rigd *d)
         }
         struct router *rt = xcalloc(1, sizeof(*rt));
         rt->d = d;
+        rt->fd = rt->tls_fd = -1;
         pthread_mutex_init(&rt->mu, NULL);
         randombytes_buf(rt->cookie_key, sizeof(rt->cookie_key));
         d->router = rt;
         if (cfg->apps_tls_port && !(rt->ssl_ctx = load_tls(cfg)))
                 return -EINVAL;
+        if (cfg->apps_port && (rt->fd = rigd_open_listener(cfg->apps_host, cfg->apps_port)) < 0) {
+                log_error("app router: cannot listen on %s:%u: %s", cfg->apps_host, cfg->apps_port,
+                          strerror(-rt->fd));
+                return rt->fd;
+        }
+        if (cfg->apps_tls_port &&
+            (rt->tls_fd = rigd_open_listener(cfg->apps_tls_host, cfg->apps_tls_port)) < 0) {
+                log_error("app router: cannot listen on %s:%u: %s", cfg->apps_tls_host,
+                          cfg->apps_tls_port, strerror(-rt->tls_fd));
+                return rt->tls_fd;
+        }
         return 0;
 }
 
@@ -72,6 +85,10 @@ void router_free(struct rigd *d)
                 return;
         if (r->ssl_ctx)
                 SSL_CTX_free(r->ssl_ctx);
+        if (r->fd >= 0)
+                close(r->fd);
+        if (r->tls_fd >= 0)
+                close(r->tls_fd);
         sodium_memzero(r->cookie_key, sizeof(r->cookie_key));
         pthread_mutex_destroy(&r->mu);
         free(r);
@@ -99,13 +116,13 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         }
 }
 
-static h2o_socket_t *listen_on(struct rthread *rt, const char *host, uint16_t port, int *fd)
+/* Every loop polls the same listening socket (through its own dup): a busy loop accepts less, so
+ * long-lived keep-alive connections spread by load rather than by a SO_REUSEPORT hash. */
+static h2o_socket_t *listen_on(struct rthread *rt, int shared, int *fd)
 {
-        *fd = rigd_open_listener(host, port);
-        if (*fd < 0) {
-                log_error("app router: cannot listen on %s:%u: %s", host, port, strerror(-*fd));
+        *fd = shared >= 0 ? fcntl(shared, F_DUPFD_CLOEXEC, 0) : -1;
+        if (*fd < 0)
                 return NULL;
-        }
         h2o_socket_t *s = h2o_evloop_socket_create(rt->t->ctx.loop, *fd, H2O_SOCKET_FLAG_DONT_READ);
         s->data = rt;
         h2o_socket_read_start(s, on_accept);
@@ -127,11 +144,8 @@ void router_thread_start(struct rigd_thread *t)
         h2o_timeout_init(t->ctx.loop, &rt->ws_to, ROUTER_WS_TIMEOUT_MS);
         rt->cache = rcache_new();
         t->router = rt;
-        if (d->cfg.apps_port)
-                rt->listener = listen_on(rt, d->cfg.apps_host, d->cfg.apps_port, &rt->fd);
-        if (d->cfg.apps_tls_port)
-                rt->tls_listener =
-                    listen_on(rt, d->cfg.apps_tls_host, d->cfg.apps_tls_port, &rt->tls_fd);
+        rt->listener = listen_on(rt, d->router->fd, &rt->fd);
+        rt->tls_listener = listen_on(rt, d->router->tls_fd, &rt->tls_fd);
 }
 
 void router_thread_tick(struct rigd_thread *t)
