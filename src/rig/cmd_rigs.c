@@ -573,14 +573,14 @@ static void print_rig(json_t *rig, bool full, const char *project_name)
                 print_fields(stdout, rig, short_labels, short_keys, ARRAY_SIZE(short_keys));
                 return;
         }
-        static const char *const keys[] = {"id",      "name",      "state",     "error", "org",
-                                           "project", "template",  "stateless", "cpus",  "memory",
-                                           "disk",    "processes", "egress",    "ip",    "ttl",
-                                           "expires", "created",   "created_by"};
-        static const char *const labels[] = {"id",      "name",      "state",     "error", "org",
-                                             "project", "template",  "stateless", "cpus",  "memory",
-                                             "disk",    "processes", "egress",    "ip",    "ttl",
-                                             "expires", "created",   "created by"};
+        static const char *const keys[] = {
+            "id",        "name",    "state",      "error",   "org",       "project", "template",
+            "stateless", "cpus",    "memory",     "disk",    "processes", "egress",  "ip",
+            "ttl",       "expires", "auto_sleep", "created", "created_by"};
+        static const char *const labels[] = {
+            "id",        "name",    "state",      "error",   "org",       "project", "template",
+            "stateless", "cpus",    "memory",     "disk",    "processes", "egress",  "ip",
+            "ttl",       "expires", "auto-sleep", "created", "created by"};
         static const char *const copied[] = {"id",      "name",     "state",     "error",     "org",
                                              "project", "template", "stateless", "created_by"};
         for (size_t i = 0; i < ARRAY_SIZE(copied); i++)
@@ -599,6 +599,11 @@ static void print_rig(json_t *rig, bool full, const char *project_name)
                  json_is_integer(ttl) ? xasprintf("%llds", (long long)json_integer_value(ttl))
                                       : NULL);
         view_set(view, "expires", json_display(json_object_get(rig, "expires_at")));
+        json_t *sleep = json_object_get(rig, "auto_sleep_s");
+        view_set(view, "auto_sleep",
+                 json_is_integer(sleep) && json_integer_value(sleep) > 0
+                     ? xasprintf("after %llds idle", (long long)json_integer_value(sleep))
+                     : NULL);
         _cleanup_free_ char *age = fmt_age(json_object_get(rig, "created_at"));
         _cleanup_free_ char *at = json_display(json_object_get(rig, "created_at"));
         view_set(view, "created", xasprintf("%s (%s ago)", at, age));
@@ -624,6 +629,7 @@ struct create_opts {
         json_t *egress; /* string or {"allow": [...]} */
         json_t *env;
         int64_t ttl;
+        int64_t auto_sleep; /* -1: not given */
 };
 
 bool rig_env_add(json_t *env, const char *kv)
@@ -669,6 +675,7 @@ static int create_parse(struct rig_ctx *ctx, int argc, char **argv, struct creat
             {"egress", required_argument, NULL, 'E'},
             {"env", required_argument, NULL, 'e'},
             {"ttl", required_argument, NULL, 't'},
+            {"auto-sleep", required_argument, NULL, 'A'},
             {"no-wait", no_argument, NULL, 'W'},
             CLI_OPT_JSON,
             CLI_OPT_HELP,
@@ -730,6 +737,15 @@ static int create_parse(struct rig_ctx *ctx, int argc, char **argv, struct creat
                                                  "12h or 7d",
                                                  optarg);
                         break;
+                case 'A':
+                        if (!strcmp(optarg, "off") || !strcmp(optarg, "0"))
+                                o->auto_sleep = 0;
+                        else if (parse_duration(optarg, &o->auto_sleep) < 0)
+                                return cli_usage(ctx,
+                                                 "invalid --auto-sleep '%s': use a duration like "
+                                                 "10m or 1h, or off",
+                                                 optarg);
+                        break;
                 case 'W':
                         o->no_wait = true;
                         break;
@@ -769,6 +785,8 @@ static json_t *create_body(const char *name, const struct create_opts *o)
                 json_object_set(body, "env", o->env);
         if (o->ttl)
                 json_object_set_new(body, "ttl_s", json_integer(o->ttl));
+        if (o->auto_sleep >= 0)
+                json_object_set_new(body, "auto_sleep_s", json_integer(o->auto_sleep));
         return body;
 }
 
@@ -842,7 +860,7 @@ static void create_opts_free(struct create_opts *o)
 
 static int cmd_create(struct rig_ctx *ctx, int argc, char **argv)
 {
-        _cleanup_(create_opts_free) struct create_opts o = {.env = json_object()};
+        _cleanup_(create_opts_free) struct create_opts o = {.env = json_object(), .auto_sleep = -1};
         int r = create_parse(ctx, argc, argv, &o);
         if (r >= 0)
                 return r;
@@ -1156,6 +1174,9 @@ static const struct rig_help_opt create_opts_help[] = {
     {"--env NAME=VALUE", "An environment variable for every process of the rig; repeat for "
                          "several."},
     {"--ttl DURATION", "Delete the rig when DURATION has passed: 30m, 12h, 7d, 1h30m."},
+    {"--auto-sleep DURATION", "Pause the rig when it has been idle (no app request, exec, "
+                              "terminal or start) for DURATION (10s or more: 10m, 1h); a request "
+                              "to one of its apps wakes it. off (the default): never."},
     {"--no-wait", "Return as soon as the server accepted the rig, even while it is still "
                   "`creating`."},
     {"--json", "Print the server's rig object as indented JSON."},
@@ -1166,7 +1187,7 @@ static const struct rig_help_opt create_opts_help[] = {
 static const struct rig_help create_help = {
     .synopsis = "create NAME [--project P] [--stateless] [--cpus N] [--memory MB] "
                 "[--max-processes N] [--disk MB] [--egress open|none|CIDR/HOST,...] "
-                "[--env K=V]... [--ttl DURATION] [--no-wait] [--json]",
+                "[--env K=V]... [--ttl DURATION] [--auto-sleep DURATION] [--no-wait] [--json]",
     .description =
         "Creates a rig from the base template (POST /api/rigs) and waits until it runs: while "
         "it is `creating`, rig asks for it every 100 ms and shows `creating rig NAME... 1.2s` "

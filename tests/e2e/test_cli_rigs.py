@@ -158,7 +158,7 @@ def test_help_documents_options(rig_bin, home):
     env = rig_env(home)
     create = out(ok(run(rig_bin, ["create", "--help"], env)))
     for opt in ("--project", "--stateless", "--cpus", "--memory", "--max-processes", "--disk",
-                "--egress", "--env", "--ttl", "--no-wait", "--json"):
+                "--egress", "--env", "--ttl", "--auto-sleep", "--no-wait", "--json"):
         assert opt in create
     exe = out(ok(run(rig_bin, ["exec", "--help"], env)))
     for opt in ("--user", "--cwd", "--env", "--timeout", "--stdin", "124"):
@@ -179,6 +179,7 @@ def test_help_documents_options(rig_bin, home):
     (["create", "x", "--env", "=v"], "invalid --env"),
     (["create", "x", "--env", "NOVALUE"], "invalid --env"),
     (["create", "x", "--ttl", "soon"], "invalid --ttl"),
+    (["create", "x", "--auto-sleep", "later"], "invalid --auto-sleep"),
     (["create", "x", "--frob"], "unknown option '--frob'"),
     (["ls", "extra"], "unexpected argument 'extra'"),
     (["ls", "--project"], "needs a value"),
@@ -465,7 +466,8 @@ def test_create_waits_while_creating(rig_bin, home, script):
     env = rig_env(home, url=script.url, key=FAKE_KEY)
     res = ok(run(rig_bin, ["create", "web", "--cpus", "1.5", "--memory", "2048", "--disk",
                            "4096", "--max-processes", "256", "--egress", "10.0.0.0/8,pypi.org",
-                           "--env", "A=b=c", "--ttl", "1h", "--stateless", "--project", "web"],
+                           "--env", "A=b=c", "--ttl", "1h", "--stateless", "--project", "web",
+                           "--auto-sleep", "15m"],
                  env))
     assert re.search(r"^state:\s+running$", out(res), re.M)
     assert re.search(r"^ip:\s+10\.88\.0\.5$", out(res), re.M)
@@ -479,7 +481,7 @@ def test_create_waits_while_creating(rig_bin, home, script):
                     "resources": {"cpus": 1.5, "memory_mb": 2048, "max_processes": 256,
                                   "disk_mb": 4096},
                     "network": {"egress": {"allow": ["10.0.0.0/8", "pypi.org"]}},
-                    "env": {"A": "b=c"}, "ttl_s": 3600}
+                    "env": {"A": "b=c"}, "ttl_s": 3600, "auto_sleep_s": 900}
     assert script.seen[1].path == "/api/rigs/rig_abc123"
 
     # --no-wait returns at once, --json prints the object.
