@@ -5,6 +5,7 @@
  * POST /api/auth/login and comes back here. */
 #include "rigd/api.h"
 
+#include "base/url.h"
 #include "core/apps.h"
 #include "router/router.h"
 
@@ -24,20 +25,6 @@ static const char login_page[] =
     "password:this.password.value})});if(r.ok){location.reload();}else{"
     "document.getElementById('e').textContent='Wrong email or password.';}};</script>"
     "</body></html>\n";
-
-static void percent_encode(const char *s, char *out, size_t outlen)
-{
-        size_t o = 0;
-        for (; *s && o + 4 < outlen; s++) {
-                unsigned char ch = (unsigned char)*s;
-                if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~')
-                        out[o++] = (char)ch;
-                else
-                        o += (size_t)snprintf(out + o, outlen - o, "%%%02X", ch);
-        }
-        out[o] = '\0';
-}
 
 void api_login_page(struct reqctx *c)
 {
@@ -66,7 +53,7 @@ void api_login_page(struct reqctx *c)
         char code[ROUTER_CODE_LEN + 1], url[512], enc[3200], loc[4096];
         router_code_mint(c->d->router, app, c->p.id, c->p.email, code);
         router_app_url(c->d, app, url, sizeof(url));
-        percent_encode(next, enc, sizeof(enc));
+        url_encode(next, enc, sizeof(enc));
         int n = snprintf(loc, sizeof(loc), "%s/.rigs/callback?code=%s&next=%s", url, code, enc);
         h2o_add_header(&c->req->pool, &c->req->res.headers, H2O_TOKEN_LOCATION, NULL,
                        h2o_strdup(&c->req->pool, loc, (size_t)n).base, (size_t)n);

@@ -1,6 +1,8 @@
 /* Request inputs: JSON bodies, query strings, path parameters, pagination. */
 #include "rigd/http.h"
 
+#include "base/url.h"
+
 #include <stdio.h>
 
 int body_decode(struct reqctx *c, const struct jfield *fields, size_t n, void *out,
@@ -26,41 +28,6 @@ int body_decode(struct reqctx *c, const struct jfield *fields, size_t n, void *o
         return 0;
 }
 
-static int hexval(char ch)
-{
-        if (ch >= '0' && ch <= '9')
-                return ch - '0';
-        if (ch >= 'a' && ch <= 'f')
-                return ch - 'a' + 10;
-        if (ch >= 'A' && ch <= 'F')
-                return ch - 'A' + 10;
-        return -1;
-}
-
-/* Percent-decodes p[0..len) into out; '+' is a space in query strings only. */
-static int pct_decode(const char *p, size_t len, bool plus, char *out, size_t outlen)
-{
-        size_t o = 0;
-        for (size_t i = 0; i < len; i++) {
-                char ch = p[i];
-                if (ch == '%') {
-                        int hi, lo;
-                        if (i + 2 >= len || (hi = hexval(p[i + 1])) < 0 ||
-                            (lo = hexval(p[i + 2])) < 0)
-                                return -EINVAL;
-                        ch = (char)(hi * 16 + lo);
-                        i += 2;
-                } else if (ch == '+' && plus) {
-                        ch = ' ';
-                }
-                if (ch == '\0' || o + 1 >= outlen)
-                        return -EINVAL;
-                out[o++] = ch;
-        }
-        out[o] = '\0';
-        return (int)o;
-}
-
 int query_get(struct reqctx *c, const char *name, char *out, size_t outlen)
 {
         h2o_req_t *req = c->req;
@@ -82,8 +49,8 @@ int query_get(struct reqctx *c, const char *name, char *out, size_t outlen)
                 if (klen != nlen || memcmp(kv, name, nlen) != 0)
                         continue;
                 if (!eq)
-                        return pct_decode("", 0, true, out, outlen);
-                return pct_decode(eq + 1, kvlen - klen - 1, true, out, outlen);
+                        return url_decode("", 0, true, out, outlen);
+                return url_decode(eq + 1, kvlen - klen - 1, true, out, outlen);
         }
         return -ENOENT;
 }
@@ -135,7 +102,7 @@ int page_from_query(struct reqctx *c, struct page *pg)
 int path_param(struct reqctx *c, int i, char *out, size_t outlen)
 {
         if (i >= c->m.nparams ||
-            pct_decode(c->m.params[i].p, c->m.params[i].len, false, out, outlen) <= 0) {
+            url_decode(c->m.params[i].p, c->m.params[i].len, false, out, outlen) <= 0) {
                 reply_error(c, 404, "not_found", "no such object");
                 return -ENOENT;
         }

@@ -6,6 +6,7 @@
 #include "router/router.h"
 
 #include "base/log.h"
+#include "base/url.h"
 #include "base/timeutil.h"
 #include "rigd/api.h"
 #include "rigd/http.h"
@@ -265,22 +266,8 @@ static void handle_callback(struct rconn *c, const struct rreq *req, const char 
                 return;
         }
         /* only a path on this host: never an open redirect */
-        if (next.len && next.len < sizeof(path) && next.p[0] == '%' && next.len >= 3) {
-                size_t o = 0;
-                for (size_t i = 0; i < next.len && o + 1 < sizeof(path); i++) {
-                        if (next.p[i] == '%' && i + 2 < next.len) {
-                                unsigned v;
-                                if (sscanf(next.p + i + 1, "%2x", &v) != 1)
-                                        break;
-                                path[o++] = (char)v;
-                                i += 2;
-                        } else {
-                                path[o++] = next.p[i];
-                        }
-                }
-                path[o] = '\0';
-        }
-        if (path[0] != '/' || path[1] == '/' || path[1] == '\\' || strpbrk(path, "\r\n"))
+        if (url_decode(next.p, next.len, false, path, sizeof(path)) <= 0 || path[0] != '/' ||
+            path[1] == '/' || path[1] == '\\' || strpbrk(path, "\r\n"))
                 snprintf(path, sizeof(path), "/");
         cookie_attrs(c, attrs, sizeof(attrs));
         snprintf(hdr, sizeof(hdr), "Set-Cookie: rigs_app=%s; %s\r\nLocation: %s\r\n", tok, attrs,
@@ -292,16 +279,9 @@ static void handle_callback(struct rconn *c, const struct rreq *req, const char 
 static void redirect_login(struct rconn *c, const struct rreq *req, const char *app)
 {
         const struct rigd_config *cfg = &c->rt->t->d->cfg;
-        char hdr[2048], next[700];
-        size_t o = 0;
-        for (size_t i = 0; i < req->path_len && o + 4 < sizeof(next); i++) {
-                unsigned char ch = (unsigned char)req->path[i];
-                if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~')
-                        next[o++] = (char)ch;
-                else
-                        o += (size_t)snprintf(next + o, sizeof(next) - o, "%%%02X", ch);
-        }
-        next[o] = '\0';
+        char hdr[2048], path[512], next[700];
+        snprintf(path, sizeof(path), "%.*s", (int)req->path_len, req->path);
+        url_encode(path, next, sizeof(next));
         bool v6 = strchr(cfg->listen_host, ':') != NULL;
         snprintf(hdr, sizeof(hdr),
                  "Location: http://%s%s%s:%u/api/auth/app-login?app=%s&next=%s\r\n", v6 ? "[" : "",
@@ -380,8 +360,8 @@ static void wake_rig(struct rconn *c, const struct app_route *ar)
         struct rigd *d = t->d;
         c->st = RC_WAIT;
         snprintf(c->rig_id, sizeof(c->rig_id), "%s", ar->app.rig_id);
-        if (!c->wait_gen)
-                c->wait_gen = (uint64_t)mono_ms();
+        if (!c->wait_since_ms)
+                c->wait_since_ms = mono_ms();
         if (!rigsvc_claim(d->rigs, ar->app.rig_id))
                 return; /* already waking (or busy): the tick re-checks */
         _cleanup_(rig_free_fields) struct rig rig;
@@ -481,7 +461,7 @@ void router_handle(struct rconn *c, struct rreq *req)
                 return;
         }
         const struct app_route *ar;
-        int r = app_route_lookup(rt, app, c->st == RC_WAIT && c->wait_gen, &ar);
+        int r = app_route_lookup(rt, app, c->st == RC_WAIT && c->wait_since_ms, &ar);
         if (r < 0) {
                 reply_err(c, req, r == -ENOENT ? 404 : 500, r == -ENOENT ? "not_found" : "internal",
                           NULL, r == -ENOENT ? "No app is served at this host." : "store failure");
@@ -506,7 +486,7 @@ void router_handle(struct rconn *c, struct rreq *req)
                 activity_touch(rt->t->d->activity, ar->app.rig_id, now);
         }
         if (ar->rig_state == RIG_PAUSED && ar->auto_sleep_s > 0) {
-                if (c->wait_gen && mono_ms() - (int64_t)c->wait_gen > 60000) {
+                if (c->wait_since_ms && mono_ms() - c->wait_since_ms > 60000) {
                         reply_err(c, req, 503, "unavailable", "Retry-After: 5\r\n",
                                   "The rig is waking up; try again shortly.");
                         return;
@@ -514,7 +494,7 @@ void router_handle(struct rconn *c, struct rreq *req)
                 wake_rig(c, ar);
                 return;
         }
-        c->wait_gen = 0;
+        c->wait_since_ms = 0;
         if (ar->rig_state != RIG_RUNNING) {
                 char msg[256];
                 snprintf(msg, sizeof(msg),
@@ -538,7 +518,7 @@ void router_wait_tick(struct rthread *rt)
         for (h2o_linklist_t *l = rt->conns.next, *n; l != &rt->conns; l = n) {
                 n = l->next;
                 struct rconn *c = H2O_STRUCT_FROM_MEMBER(struct rconn, link, l);
-                if (c->st != RC_WAIT || !c->wait_gen)
+                if (c->st != RC_WAIT || !c->wait_since_ms)
                         continue;
                 struct rreq req;
                 int status;

@@ -71,8 +71,8 @@ struct rconn {
         struct rpipe reqp, respp;
         char rig_id[ID_MAX];
         char app[APP_NAME_MAX];
-        uint64_t wait_gen;  /* RC_WAIT: the resume this request waits for */
-        int64_t touched_ms; /* bytes moved: the rig's activity, marked once a second */
+        int64_t wait_since_ms; /* RC_WAIT: when it began waiting for its rig (0: not) */
+        int64_t touched_ms;    /* bytes moved: the rig's activity, marked once a second */
 };
 
 struct rthread {

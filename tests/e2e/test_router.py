@@ -641,3 +641,35 @@ def test_metrics_count_router_answers(web):
     assert get(d, web["app"]).status == 200
     assert get(d, "no-such-app-here").status == 404
     assert count(200) >= before200 + 1 and count(404) >= before404 + 1
+
+
+def test_sign_in_cannot_be_bent(web, people):
+    """A code redeemed at another app, an open redirect through `next`, and a
+    tampered or foreign app cookie all fail."""
+    api, d, rid = web["api"], web["api"].d, web["rig"]["id"]
+    a = add_app(api, rid, visibility="private")["name"]
+    b = add_app(api, rid, visibility="private")["name"]
+    cookie = login(d, d.admin_email, d.admin_password)
+
+    def code_for(app, nxt):
+        r = d.req("GET", f"/api/auth/app-login?app={app}&next={nxt}", cookie=cookie)
+        assert r.status == 302, r
+        u = urlparse(r.headers.get("Location"))
+        return f"{u.path}?{u.query}"
+    # a code is bound to its app
+    assert get(d, b, code_for(a, "/")).status == 403
+    # `next` never leaves the app's host
+    for nxt in ("//evil.example/x", "%2F%2Fevil.example", "https://evil.example/",
+                "/%5Cevil.example"):
+        r = get(d, a, code_for(a, nxt))
+        assert r.status == 302 and r.header("Location") == "/", (nxt, r.header("Location"))
+    r = get(d, a, code_for(a, "/echo%3Fq%3D1"))
+    assert r.header("Location") == "/echo?q=1"
+    good = r.header("Set-Cookie").split(";")[0]
+    assert get(d, a, "/echo", headers={"Cookie": good}).status == 200
+    name, value = good.split("=", 1)
+    flipped = value[:10] + ("A" if value[10] != "A" else "B") + value[11:]
+    for bad in (f"{name}={flipped}", f"{name}={value[:-4]}", f"{name}=x", f"{name}="):
+        assert get(d, a, "/echo", headers={"Cookie": bad}).status == 401, bad
+    # the cookie of app a means nothing at app b
+    assert get(d, b, "/echo", headers={"Cookie": good}).status == 401
